@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install everything a fresh clone needs, idempotently: Debian packages (redis-server),
+# a virtual environment in .venv with the CPU torch wheel first (a torch range on its own
+# would pull a multi-GB CUDA build), then this project with its dev extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_needed=()
+command -v redis-server >/dev/null 2>&1 || apt_needed+=(redis-server)
+if [ "${#apt_needed[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "install: apt-get install ${apt_needed[*]}" >&2
+  $sudo apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends \
+    "${apt_needed[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "install: Python 3.11 or newer is needed (found $("$python" --version 2>&1))" >&2
+  exit 2
+fi
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -c 'import torch' >/dev/null 2>&1 || {
+  echo "install: pip install torch==2.13.0 (CPU)" >&2
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q torch==2.13.0
+}
+# Re-install the project only when its dependency list changed.
+stamp=.venv/.pyproject.sha256
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "install: pip install -e .[dev]" >&2
+  .venv/bin/pip install -q -e '.[dev]'
+  echo "$want" > "$stamp"
+fi
