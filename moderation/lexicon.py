@@ -1,0 +1,247 @@
+"""Sensitive-term lexicons: loading, validation and Aho-Corasick matching.
+
+A lexicon is a directory of TSV files (format in `lexicons/README.md`). Terms and allow
+phrases are folded with the same `normalize` as texts, so one automaton over the folded
+forms catches every evasion the normalizer undoes. Hits are found on the folded text and
+reported as spans of the original.
+
+A loaded `Lexicon` is immutable: a new version is a new object with its own automaton,
+built off the request path and swapped in by reference, so a request never sees a
+half-built lexicon.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import ahocorasick
+
+from moderation.categories import CATEGORIES, SEVERITIES
+from moderation.errors import LexiconError
+from moderation.normalize import Normalized, normalize, normalize_term
+from moderation.types import Hit
+
+MATCH_MODES = ("substring", "word")
+ALLOW_FILE = "allow.tsv"
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One lexicon row, `key` being its folded matching form."""
+
+    term: str
+    key: str
+    category: str
+    severity: str
+    match: str = "substring"
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LexiconMatch:
+    """What one field's matching found: the hits that count and those suppressed."""
+
+    hits: tuple[Hit, ...]
+    suppressed: tuple[Hit, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Problem:
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+def _parse_term_line(
+    line: str, path: str, lineno: int, problems: list[_Problem]
+) -> Term | None:
+    cols = line.split("\t")
+    if len(cols) not in (3, 4):
+        problems.append(
+            _Problem(path, lineno, f"expected 3 or 4 tab-separated columns, found {len(cols)}")
+        )
+        return None
+    term, category, severity = (c.strip() for c in cols[:3])
+    match = cols[3].strip() if len(cols) == 4 else "substring"
+    if category not in CATEGORIES:
+        problems.append(_Problem(path, lineno, f"unknown category {category!r}"))
+        return None
+    if severity not in SEVERITIES:
+        problems.append(
+            _Problem(path, lineno, f"severity must be block or review, not {severity!r}")
+        )
+        return None
+    if match not in MATCH_MODES:
+        problems.append(
+            _Problem(path, lineno, f"match must be substring or word, not {match!r}")
+        )
+        return None
+    key = normalize_term(term)
+    if not key:
+        problems.append(_Problem(path, lineno, f"term {term!r} is empty after normalization"))
+        return None
+    return Term(term, key, category, severity, match, f"{path}:{lineno}")
+
+
+def _content_lines(path: Path) -> Iterable[tuple[int, str]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LexiconError(f"not valid UTF-8 ({exc.reason})", path=str(path)) from exc
+    except OSError as exc:
+        raise LexiconError(f"cannot read: {exc.strerror}", path=str(path)) from exc
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip("\r\n")
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        yield lineno, line
+
+
+def check_directory(directory: str | Path) -> tuple[list[Term], list[tuple[str, str]], list[str]]:
+    """Parse every file of a lexicon directory and collect ALL problems, not just the first.
+
+    Returns (terms, allow phrases as (phrase, source), problems as "file:line: message").
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise LexiconError("is not a directory", path=str(root))
+    files = sorted(root.glob("*.tsv"))
+    if not files:
+        raise LexiconError("holds no .tsv files", path=str(root))
+    problems: list[_Problem] = []
+    terms: list[Term] = []
+    allow: list[tuple[str, str]] = []
+    for path in files:
+        shown = str(path)
+        for lineno, line in _content_lines(path):
+            if path.name == ALLOW_FILE:
+                phrase = line.split("\t", 1)[0].strip()
+                if not normalize_term(phrase):
+                    problems.append(_Problem(shown, lineno, "allow phrase is empty after normalization"))
+                else:
+                    allow.append((phrase, f"{shown}:{lineno}"))
+                continue
+            term = _parse_term_line(line, shown, lineno, problems)
+            if term is not None:
+                terms.append(term)
+    seen: dict[str, Term] = {}
+    for term in terms:
+        first = seen.setdefault(term.key, term)
+        if first is not term:
+            path, _, lineno = term.source.rpartition(":")
+            problems.append(
+                _Problem(path, int(lineno), f"term {term.term!r} duplicates {first.source}")
+            )
+    return terms, allow, [str(p) for p in problems]
+
+
+def content_hash(terms: Sequence[Term], allow: Iterable[str]) -> str:
+    """SHA-256 of the canonical content: sorted folded rows and sorted folded allow phrases.
+
+    Two directories that differ only in comments, order, file split or evasion-equivalent
+    spellings hash the same, so a rollback to an older version reproduces its hash.
+    """
+    rows = sorted([t.key, t.category, t.severity, t.match] for t in terms)
+    phrases = sorted({normalize_term(p) for p in allow})
+    canonical = json.dumps(
+        {"allow": phrases, "terms": rows}, ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class Lexicon:
+    """An immutable, compiled lexicon version."""
+
+    def __init__(
+        self,
+        terms: Sequence[Term],
+        allow: Iterable[str] = (),
+        *,
+        version: int | None = None,
+    ) -> None:
+        self.terms: tuple[Term, ...] = tuple(terms)
+        self.allow: tuple[str, ...] = tuple(allow)
+        self.version = version
+        self.content_hash = content_hash(self.terms, self.allow)
+        self._automaton = self._build()
+        self.has_word_terms = any(t.match == "word" for t in self.terms)
+
+    def _build(self) -> ahocorasick.Automaton:
+        # One automaton holds terms and allow phrases; each key's value says which it is.
+        entries: dict[str, list[int]] = {}
+        for index, term in enumerate(self.terms):
+            if term.key in entries:
+                raise LexiconError(f"duplicate term {term.term!r} ({term.source})")
+            entries[term.key] = [index, -1]
+        for phrase in self.allow:
+            key = normalize_term(phrase)
+            entries.setdefault(key, [-1, -1])[1] = 1
+        automaton = ahocorasick.Automaton()
+        for key, (term_index, is_allow) in entries.items():
+            automaton.add_word(key, (len(key), term_index, is_allow == 1))
+        if entries:
+            automaton.make_automaton()
+        return automaton
+
+    @classmethod
+    def load(cls, directory: str | Path, *, version: int | None = None) -> Lexicon:
+        """Load a directory; any bad line fails the whole load (nothing half-built is used)."""
+        terms, allow, problems = check_directory(directory)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise LexiconError(problems[0] + more)
+        return cls(terms, [phrase for phrase, _ in allow], version=version)
+
+    @cached_property
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {c: 0 for c in CATEGORIES}
+        for term in self.terms:
+            out[term.category] += 1
+        return {k: v for k, v in out.items() if v} | {"allow": len(self.allow)}
+
+    def match(self, text: str, field: str = "content", *, folded: Normalized | None = None) -> LexiconMatch:
+        """Find the terms in `text`; spans are offsets into `text` itself."""
+        norm = folded if folded is not None else normalize(text)
+        if len(self._automaton) == 0 or not norm.text:
+            return LexiconMatch((), ())
+        found: list[tuple[int, int, Term]] = []
+        allowed: list[tuple[int, int]] = []
+        for end_index, (length, term_index, is_allow) in self._automaton.iter(norm.text):
+            start = end_index - length + 1
+            if term_index >= 0:
+                found.append((start, end_index + 1, self.terms[term_index]))
+            if is_allow:
+                allowed.append((start, end_index + 1))
+        if not found:
+            return LexiconMatch((), ())
+        boundaries: set[int] | None = None
+        hits: list[Hit] = []
+        suppressed: list[Hit] = []
+        for start, end, term in found:
+            ostart, oend = norm.to_original(start, end)
+            hit = Hit(field, term.term, term.category, term.severity, ostart, oend, text[ostart:oend])
+            covered = any(a <= start and end <= b for a, b in allowed)
+            if not covered and term.match == "word":
+                if boundaries is None:
+                    boundaries = _token_boundaries(norm.text)
+                covered = start not in boundaries or end not in boundaries
+            (suppressed if covered else hits).append(hit)
+        return LexiconMatch(tuple(hits), tuple(suppressed))
+
+
+def _token_boundaries(text: str) -> set[int]:
+    """Offsets where jieba's segmentation of `text` puts a token boundary."""
+    from moderation.segment import tokenize
+
+    bounds = {0}
+    for _, _, end in tokenize(text):
+        bounds.add(end)
+    return bounds

@@ -1,0 +1,122 @@
+"""Lexicon loading, validation and matching against a small test lexicon."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from moderation.errors import LexiconError
+from moderation.lexicon import Lexicon, check_directory
+
+SMALL = Path(__file__).parent / "data" / "lexicon_small"
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> Lexicon:
+    return Lexicon.load(SMALL)
+
+
+@pytest.mark.parametrize(
+    ("text", "term", "typed"),
+    [
+        ("出售冰毒，量大从优", "冰毒", "冰毒"),
+        ("出售冰 毒", "冰毒", "冰 毒"),
+        ("出售冰*毒", "冰毒", "冰*毒"),
+        ("出售冰🧊毒", "冰毒", "冰🧊毒"),
+        ("出售冰\u200b毒", "冰毒", "冰\u200b毒"),
+        ("有意者加微信", "加微信", "加微信"),
+        ("有意者加 微 信", "加微信", "加 微 信"),
+        ("网上賭博平台", "赌博", "賭博"),  # traditional
+        ("出售③级片光盘", "三级片", "③级片"),
+        ("出售3级片", "三级片", "3级片"),
+        ("出售叁级片", "三级片", "叁级片"),
+        ("出售⑶级片", "三级片", "⑶级片"),
+        ("出售Ⅲ级片", "三级片", "Ⅲ级片"),
+        ("修炼法.轮.功", "法轮功", "法.轮.功"),
+        ("专业代開發票", "代开发票", "代開發票"),
+        ("我要买大麻", "大麻", "大麻"),
+        ("加我ＶＸ详聊", "VX", "ＶＸ"),  # full width, word mode
+        ("加我 vx 详聊", "VX", "vx"),
+    ],
+)
+def test_hits_report_the_original_spelling(lexicon: Lexicon, text: str, term: str, typed: str) -> None:
+    found = lexicon.match(text)
+    hits = [h for h in found.hits if h.term == term]
+    assert len(hits) == 1, found
+    hit = hits[0]
+    assert text[hit.start : hit.end] == hit.text == typed
+    assert hit.field == "content"
+
+
+@pytest.mark.parametrize(
+    ("text", "term"),
+    [
+        ("坚决打击赌博违法犯罪", "赌博"),  # allow phrase covers the hit
+        ("开展禁毒宣传，远离冰毒", None),  # 禁毒 covers nothing that is a term: 冰毒 still hits
+        ("这件事真是个大麻烦", "大麻"),  # word mode: no token boundary after 麻
+    ],
+)
+def test_allow_list_and_word_mode_suppress(lexicon: Lexicon, text: str, term: str | None) -> None:
+    found = lexicon.match(text)
+    if term is None:
+        assert [h.term for h in found.hits] == ["冰毒"]
+    else:
+        assert term not in {h.term for h in found.hits}
+        assert term in {h.term for h in found.suppressed}
+
+
+def test_clean_text_has_no_hits(lexicon: Lexicon) -> None:
+    found = lexicon.match("小区门口的路灯坏了三个月，希望有关部门尽快维修。")
+    assert found.hits == () and found.suppressed == ()
+
+
+def test_title_field_is_named(lexicon: Lexicon) -> None:
+    hit = lexicon.match("赌博", "title").hits[0]
+    assert (hit.field, hit.start, hit.end) == ("title", 0, 2)
+
+
+def test_content_hash_ignores_comments_order_and_spelling(tmp_path: Path) -> None:
+    (tmp_path / "a.tsv").write_text("# comment\n賭博\tgambling\treview\n冰毒\tdrugs\tblock\n", "utf-8")
+    (tmp_path / "allow.tsv").write_text("打击赌博\n", "utf-8")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.tsv").write_text("冰毒\tdrugs\tblock\n", "utf-8")
+    (other / "y.tsv").write_text("赌 博\tgambling\treview\tsubstring\n", "utf-8")
+    (other / "allow.tsv").write_text("打击 赌博\n", "utf-8")
+    assert Lexicon.load(tmp_path).content_hash == Lexicon.load(other).content_hash
+    (other / "y.tsv").write_text("赌博\tgambling\tblock\n", "utf-8")
+    assert Lexicon.load(tmp_path).content_hash != Lexicon.load(other).content_hash
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "message"),
+    [
+        ("冰毒\tdrugs\n", 1, "expected 3 or 4"),
+        ("# ok\n冰毒\tnarcotics\tblock\n", 2, "unknown category"),
+        ("冰毒\tdrugs\tban\n", 1, "severity"),
+        ("冰毒\tdrugs\tblock\tregex\n", 1, "match must be"),
+        ("冰毒\tdrugs\tblock\n\n冰 毒\tdrugs\treview\n", 3, "duplicates"),
+        ("***\tdrugs\tblock\n", 1, "empty after normalization"),
+    ],
+)
+def test_bad_line_fails_the_whole_load(tmp_path: Path, content: str, line: int, message: str) -> None:
+    (tmp_path / "bad.tsv").write_text(content, "utf-8")
+    with pytest.raises(LexiconError) as err:
+        Lexicon.load(tmp_path)
+    assert f"bad.tsv:{line}:" in err.value.message
+    assert message in err.value.message
+
+
+def test_check_directory_reports_every_problem(tmp_path: Path) -> None:
+    (tmp_path / "a.tsv").write_text("x\tdrugs\n冰毒\tdrugs\tblock\ny\tnope\tblock\n", "utf-8")
+    _, _, problems = check_directory(tmp_path)
+    assert [p.split(": ")[0].rsplit(":", 1)[1] for p in problems] == ["1", "3"]
+
+
+def test_missing_directory_and_bad_encoding(tmp_path: Path) -> None:
+    with pytest.raises(LexiconError, match="not a directory"):
+        Lexicon.load(tmp_path / "nope")
+    (tmp_path / "a.tsv").write_bytes("冰毒\tdrugs\tblock\n".encode("gbk"))
+    with pytest.raises(LexiconError, match="UTF-8"):
+        Lexicon.load(tmp_path)

@@ -1,0 +1,92 @@
+"""normalize(): folding table cases and the offset-map property."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from moderation.normalize import normalize, normalize_term
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("ＶＸ１２３", "vx123"),  # full width
+        ("WeiXin", "weixin"),  # case
+        ("賭博網站", "赌博网站"),  # traditional script
+        ("發票", "发票"),
+        ("③级片", "3级片"),  # circled numeral
+        ("⑶级片", "3级片"),  # parenthesized numeral
+        ("⒊级片", "3级片"),  # numeral with full stop
+        ("Ⅲ级片", "3级片"),  # Roman numeral
+        ("叁级片", "3级片"),  # capital Chinese numeral
+        ("三级片", "3级片"),
+        ("法*轮*功", "法轮功"),  # noise between characters
+        ("赌 博", "赌博"),
+        ("赌.博", "赌博"),
+        ("v.x", "vx"),
+        ("赌🎲博", "赌博"),  # emoji
+        ("赌\u200b博", "赌博"),  # zero-width space
+        ("赌\u200d\ufe0f博", "赌博"),  # joiner and variation selector
+        ("冰_毒", "冰毒"),
+        ("⑩号", "10号"),  # expanding numeral
+        ("𝐬𝐞𝐱", "sex"),  # mathematical bold letters
+    ],
+)
+def test_folding(text: str, folded: str) -> None:
+    assert normalize(text).text == folded
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "span"),
+    [
+        ("出售冰 毒一克", 2, 4, "冰 毒"),
+        ("请加 微 信详聊", 1, 4, "加 微 信"),
+        ("⑩号楼", 0, 2, "⑩"),  # both folded characters come from one original
+        ("（法）*轮*功", 0, 3, "法）*轮*功"),
+    ],
+)
+def test_spans_map_back_to_original(text: str, start: int, end: int, span: str) -> None:
+    norm = normalize(text)
+    ostart, oend = norm.to_original(start, end)
+    assert text[ostart:oend] == span
+
+
+def test_terms_fold_like_texts() -> None:
+    assert normalize_term("代開發票") == normalize(" 代 开 发 票 ").text == "代开发票"
+
+
+_NOISE = st.sampled_from([" ", "*", ".", "·", "\u200b", "🙂", "_", "-", "~", "／", "\u3000"])
+_CJK = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
+_ANY = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ANY)
+def test_offsets_are_a_monotone_map_into_the_original(text: str) -> None:
+    norm = normalize(text)
+    offsets = norm.offsets if norm.offsets is not None else list(range(len(norm.text)))
+    assert len(offsets) == len(norm.text)
+    assert all(0 <= o < len(text) for o in offsets)
+    assert offsets == sorted(offsets)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    prefix=st.text(_CJK, max_size=10),
+    chars=st.lists(_CJK, min_size=2, max_size=6),
+    noise=st.lists(st.text(_NOISE, max_size=3), min_size=5, max_size=5),
+    suffix=st.text(_CJK, max_size=10),
+)
+def test_noisy_span_maps_back_to_what_was_typed(
+    prefix: str, chars: list[str], noise: list[str], suffix: str
+) -> None:
+    typed = chars[0] + "".join(n + c for n, c in zip(noise, chars[1:], strict=False))
+    text = prefix + typed + suffix
+    norm = normalize(text)
+    term = normalize_term("".join(chars))
+    start = len(normalize(prefix).text)
+    assert norm.text[start : start + len(term)] == term
+    ostart, oend = norm.to_original(start, start + len(term))
+    assert text[ostart:oend] == typed
