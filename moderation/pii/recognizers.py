@@ -1,0 +1,220 @@
+"""Pattern recognizers: compiled regexes that propose candidate spans, one per run.
+
+Presidio's contract, kept small: a regex proposes a span, a check (`checks.py`) decides
+`validated`. Every pattern is anchored on run boundaries (no ASCII letter or digit directly
+before or after), so a recognizer only ever sees a whole digit/letter run and never a number
+hidden inside a longer one. Overlaps between recognizers are settled in `resolve.py`.
+
+All patterns run on the width-folded text (`fold_width`), which is 1:1 with the original,
+so match offsets are offsets into the original text.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from moderation.pii import checks
+
+# Full-width ASCII (U+FF01-FF5E) to ASCII, ideographic/no-break space to space, the dash
+# family to `-`: every mapping is one code point to one code point, so offsets are kept.
+_FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
+_FOLD.update({0x3000: 0x20, 0x00A0: 0x20})
+_FOLD.update(dict.fromkeys((0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2212), 0x2D))
+_NEEDS_FOLD = re.compile("[\uff01-\uff5e\u3000\u00a0\u2010-\u2014\u2212]")
+
+# Nothing can be found in a text without a digit or an `@`: the common case returns here.
+TRIGGER = re.compile("[0-9@\uff10-\uff19\uff20]")
+
+
+def fold_width(text: str) -> str:
+    """Full-width digits, letters and punctuation to ASCII, one code point for one."""
+    return text.translate(_FOLD) if _NEEDS_FOLD.search(text) else text
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A proposed finding. The mask keeps the first `head` and last `tail` letters/digits of
+    `span[core_start:core_end]` and stars the rest; everything else in the span is kept."""
+
+    type: str
+    start: int
+    end: int
+    validated: bool
+    core_start: int
+    core_end: int
+    head: int
+    tail: int
+
+
+_B = r"(?<![0-9A-Za-z])"  # run boundary before
+_E = r"(?![0-9A-Za-z])"  # run boundary after
+
+# Numeric runs. Alternatives have disjoint shapes, so at most one can match at a position.
+_NUMERIC = re.compile(
+    _B
+    + r"(?:"
+    # 18-char ID card written in groups: 110105 19491231 002X
+    + r"(?P<idg>\d{6}[ -]\d{8}[ -]\d{3}[\dXx])"
+    # card number in groups of four: 6222 0212 3456 7890 (123)
+    + r"|(?P<cardg>\d{4}(?:[ -]\d{4}){3}(?:[ -]\d{1,3})?)"
+    # mobile, optional +86 / 0086 / 86 / (+86) prefix, optional space or dash 3-4-4
+    + r"|(?P<mobile>(?:(?:\+|00)?86[ -]?|\(\+?86\)[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2})"
+    # landline with a separated area code: 010-12345678, (0755)8888 6666, 0755 8888-6666
+    + r"|(?P<landg>(?:\(0\d{2,3}\)[ -]?|0\d{2,3}[ -])\d{3,4}[ -]?\d{4})"
+    # a bare run: ID (15/18), bank card, landline written without separators
+    + r"|(?P<bare>\d{17}[Xx]|\d{11,19})"
+    + r")"
+    + _E
+)
+
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])"
+    r"(?P<local>[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,62}[A-Za-z0-9])?)"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}"
+    r"(?![A-Za-z0-9-])"
+)
+
+_IPV4 = re.compile(r"(?<![0-9A-Za-z.])(?:\d{1,3}\.){3}\d{1,3}(?![0-9A-Za-z]|\.\d)")
+
+_IPV6 = re.compile(
+    r"(?<![0-9A-Za-z:.])"
+    r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?"
+    r"(?![0-9A-Za-z:]|\.\d)"
+)
+
+# PRC passports: E + 8 digits, E + letter + 7 digits (e-passports since 2012), G + 8 digits
+# (older ordinary), DE / SE / PE + 7 digits (diplomatic, service, public affairs).
+_PASSPORT = re.compile(
+    _B + r"(?:[EG]\d{8}|E[A-HJ-NP-Z]\d{7}|[DSP]E\d{7})" + _E
+)
+
+_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_PLATE_CHAR = "A-HJ-NP-Z0-9"  # plates never use I or O
+_PLATE = re.compile(
+    rf"[{_PROVINCES}][A-HJ-NP-Z][·•・.\- ]?"
+    r"(?:"
+    # new energy: small cars D/F + 5 (letter or digit, then 4 digits), large cars 5 digits + D/F
+    rf"[DF][{_PLATE_CHAR}]\d{{4}}|\d{{5}}[DF]"
+    # ordinary: 5 letters/digits, or 4 + a use character (学 driving school, 警 police, ...)
+    rf"|[{_PLATE_CHAR}]{{5}}|[{_PLATE_CHAR}]{{4}}[挂学警港澳领]"
+    r")"
+    + _E
+)
+
+_USCC = re.compile(_B + r"[0-9A-HJ-NPQRTUWXY]{18}" + _E)
+
+
+def numeric_candidates(folded: str) -> Iterator[Candidate]:
+    """Classify each numeric run as the most specific type it can be (see `resolve`)."""
+    for m in _NUMERIC.finditer(folded):
+        kind = m.lastgroup
+        start, end = m.span()
+        raw = m.group()
+        digits = raw.replace(" ", "").replace("-", "").replace("(", "").replace(")", "")
+        digits = digits.lstrip("+")
+        if kind == "mobile":
+            if checks.mobile_ok(digits[-11:]):
+                core = _nth_digit_from_end(raw, 11)
+                yield Candidate("mobile", start, end, True, core, len(raw), 3, 4)
+        elif kind == "landg":
+            area = checks.landline_area(digits)
+            if area:
+                yield Candidate("landline", start, end, True, 0, len(raw), area, 4)
+        elif kind == "idg":
+            yield from _id18(digits, start, end, len(raw))
+        elif kind == "cardg":
+            if checks.bank_card_valid(digits):
+                yield Candidate("bank_card", start, end, True, 0, len(raw), 4, 4)
+        else:
+            yield from _bare(digits, start, end)
+
+
+def _nth_digit_from_end(raw: str, n: int) -> int:
+    """Index in `raw` of the n-th digit counted from the end (the start of a mobile core)."""
+    seen = 0
+    for i in range(len(raw) - 1, -1, -1):
+        if raw[i].isdigit():
+            seen += 1
+            if seen == n:
+                return i
+    return 0
+
+
+def _id18(value: str, start: int, end: int, length: int) -> Iterator[Candidate]:
+    if checks.id18_valid(value):
+        yield Candidate("cn_id_card", start, end, True, 0, length, 6, 4)
+    elif checks.id18_plausible(value):
+        # Region and birth date are real, only the check digit is wrong: most likely a
+        # mistyped ID number. Reported (and masked) as validated: false.
+        yield Candidate("cn_id_card", start, end, False, 0, length, 6, 4)
+
+
+def _bare(digits: str, start: int, end: int) -> Iterator[Candidate]:
+    n = len(digits)
+    if n in (11, 12) and digits[0] == "0":
+        area = checks.landline_area(digits)
+        if area:
+            yield Candidate("landline", start, end, True, 0, n, area, 4)
+    elif n == 15 and checks.id15_valid(digits):
+        yield Candidate("cn_id_card", start, end, True, 0, n, 6, 3)
+    elif n == 18 and (digits[17] in "Xx" or checks.id18_plausible(digits)):
+        yield from _id18(digits, start, end, n)
+    if 16 <= n <= 19 and digits.isdigit() and checks.bank_card_valid(digits):
+        yield Candidate("bank_card", start, end, True, 0, n, 4, 4)
+
+
+def uscc_candidates(folded: str) -> Iterator[Candidate]:
+    """Unified social credit codes; only those whose GB 32100 check character matches."""
+    for m in _USCC.finditer(folded):
+        if checks.uscc_valid(m.group()):
+            yield Candidate("uscc", m.start(), m.end(), True, 0, 18, 6, 4)
+
+
+def email_candidates(folded: str) -> Iterator[Candidate]:
+    for m in _EMAIL.finditer(folded):
+        local = m.group("local")
+        if ".." in local:
+            continue
+        core_end = m.end("local") - m.start()
+        yield Candidate("email", m.start(), m.end(), True, 0, core_end, 1, 0)
+
+
+def ipv4_candidates(folded: str) -> Iterator[Candidate]:
+    for m in _IPV4.finditer(folded):
+        raw = m.group()
+        if checks.ipv4_ok(raw):
+            second_dot = raw.index(".", raw.index(".") + 1) + 1
+            yield Candidate("ipv4", m.start(), m.end(), True, second_dot, len(raw), 0, 0)
+
+
+def ipv6_candidates(folded: str) -> Iterator[Candidate]:
+    for m in _IPV6.finditer(folded):
+        raw = m.group()
+        # times (12:30:45) and bare `::` are not addresses; ipaddress does the real parse
+        if not any(c.isdigit() for c in raw):
+            continue
+        try:
+            ipaddress.IPv6Address(raw)
+        except ValueError:
+            continue
+        second_colon = raw.index(":", raw.index(":") + 1) + 1
+        yield Candidate("ipv6", m.start(), m.end(), True, second_colon, len(raw), 0, 0)
+
+
+def passport_candidates(folded: str) -> Iterator[Candidate]:
+    for m in _PASSPORT.finditer(folded):
+        yield Candidate("passport", m.start(), m.end(), True, 0, m.end() - m.start(), 1, 3)
+
+
+def plate_candidates(folded: str) -> Iterator[Candidate]:
+    for m in _PLATE.finditer(folded):
+        raw = m.group()
+        tail = raw[2:].lstrip("·•・.- ")
+        # an ordinary plate has at most two letters in its five characters (京A12345,
+        # 沪AB123); `京ABCDE` is a word, not a plate
+        if len(tail) == 5 and sum(c.isdigit() for c in tail) < 3:
+            continue
+        yield Candidate("license_plate", m.start(), m.end(), True, 1, len(raw), 1, 2)
