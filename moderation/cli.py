@@ -53,7 +53,9 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="lexicon directory; replaces the shipped one (default: lexicons/)",
     )
-    p.add_argument("--policy", default=env_default("policy"), metavar="FILE", help="policy TOML file")
+    p.add_argument(
+        "--policy", default=env_default("policy"), metavar="FILE", help="policy TOML file"
+    )
     p.add_argument(
         "--model",
         default=os.environ.get("MODERATION_MODEL", "default"),
@@ -107,7 +109,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
             raise UsageError("give either TEXT or --lines, not both")
         return _check_lines(args)
     if args.text is None:
-        raise UsageError("give the TEXT to check, '-' to read it from standard input, or --lines FILE")
+        raise UsageError(
+            "give the TEXT to check, '-' to read it from standard input, or --lines FILE"
+        )
     text = _decode(_read_bytes("-"), "-") if args.text == "-" else args.text
     if args.text == "-":
         text = text.rstrip("\n")

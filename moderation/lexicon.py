@@ -60,9 +60,7 @@ class _Problem:
         return f"{self.path}:{self.line}: {self.message}"
 
 
-def _parse_term_line(
-    line: str, path: str, lineno: int, problems: list[_Problem]
-) -> Term | None:
+def _parse_term_line(line: str, path: str, lineno: int, problems: list[_Problem]) -> Term | None:
     cols = line.split("\t")
     if len(cols) not in (3, 4):
         problems.append(
@@ -80,9 +78,7 @@ def _parse_term_line(
         )
         return None
     if match not in MATCH_MODES:
-        problems.append(
-            _Problem(path, lineno, f"match must be substring or word, not {match!r}")
-        )
+        problems.append(_Problem(path, lineno, f"match must be substring or word, not {match!r}"))
         return None
     key = normalize_term(term)
     if not key:
@@ -125,7 +121,9 @@ def check_directory(directory: str | Path) -> tuple[list[Term], list[tuple[str, 
             if path.name == ALLOW_FILE:
                 phrase = line.split("\t", 1)[0].strip()
                 if not normalize_term(phrase):
-                    problems.append(_Problem(shown, lineno, "allow phrase is empty after normalization"))
+                    problems.append(
+                        _Problem(shown, lineno, "allow phrase is empty after normalization")
+                    )
                 else:
                     allow.append((phrase, f"{shown}:{lineno}"))
                 continue
@@ -207,7 +205,9 @@ class Lexicon:
             out[term.category] += 1
         return {k: v for k, v in out.items() if v} | {"allow": len(self.allow)}
 
-    def match(self, text: str, field: str = "content", *, folded: Normalized | None = None) -> LexiconMatch:
+    def match(
+        self, text: str, field: str = "content", *, folded: Normalized | None = None
+    ) -> LexiconMatch:
         """Find the terms in `text`; spans are offsets into `text` itself."""
         norm = folded if folded is not None else normalize(text)
         if len(self._automaton) == 0 or not norm.text:
@@ -227,7 +227,9 @@ class Lexicon:
         suppressed: list[Hit] = []
         for start, end, term in found:
             ostart, oend = norm.to_original(start, end)
-            hit = Hit(field, term.term, term.category, term.severity, ostart, oend, text[ostart:oend])
+            hit = Hit(
+                field, term.term, term.category, term.severity, ostart, oend, text[ostart:oend]
+            )
             covered = any(a <= start and end <= b for a, b in allowed)
             if not covered and term.match == "word":
                 if boundaries is None:

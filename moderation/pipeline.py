@@ -110,7 +110,9 @@ class Moderator:
         assert checked_content is not None
         return _Item(checked_content, _check_field(title, "title", required=False), channel)
 
-    def moderate(self, content: str, *, title: str | None = None, channel: str = "comment") -> Decision:
+    def moderate(
+        self, content: str, *, title: str | None = None, channel: str = "comment"
+    ) -> Decision:
         """Moderate one item; raises `InputError` for input we refuse."""
         item = self._validate(content, title, channel)
         labels, model_failed = self._classify([item])
@@ -124,7 +126,9 @@ class Moderator:
                 if not isinstance(raw, Mapping):
                     raise InputError("each item must be an object", code="invalid_type")
                 checked.append(
-                    self._validate(raw.get("content"), raw.get("title"), raw.get("channel", "comment"))
+                    self._validate(
+                        raw.get("content"), raw.get("title"), raw.get("channel", "comment")
+                    )
                 )
             except InputError as exc:
                 checked.append(exc)

@@ -202,9 +202,13 @@ class Policy:
         score = next((lb.score for lb in labels if lb.label == rule.label), None)
         if score is None:
             return []
-        block_t = rule.block_threshold if ch.model_block_threshold is None else ch.model_block_threshold
+        block_t = (
+            rule.block_threshold if ch.model_block_threshold is None else ch.model_block_threshold
+        )
         review_t = (
-            rule.review_threshold if ch.model_review_threshold is None else ch.model_review_threshold
+            rule.review_threshold
+            if ch.model_review_threshold is None
+            else ch.model_review_threshold
         )
         can_block = ch.model_block and ch.name != "message"
         if can_block and block_t is not None and score >= block_t:

@@ -40,7 +40,9 @@ def lexicon() -> Lexicon:
         ("加我 vx 详聊", "VX", "vx"),
     ],
 )
-def test_hits_report_the_original_spelling(lexicon: Lexicon, text: str, term: str, typed: str) -> None:
+def test_hits_report_the_original_spelling(
+    lexicon: Lexicon, text: str, term: str, typed: str
+) -> None:
     found = lexicon.match(text)
     hits = [h for h in found.hits if h.term == term]
     assert len(hits) == 1, found
@@ -77,7 +79,9 @@ def test_title_field_is_named(lexicon: Lexicon) -> None:
 
 
 def test_content_hash_ignores_comments_order_and_spelling(tmp_path: Path) -> None:
-    (tmp_path / "a.tsv").write_text("# comment\n賭博\tgambling\treview\n冰毒\tdrugs\tblock\n", "utf-8")
+    (tmp_path / "a.tsv").write_text(
+        "# comment\n賭博\tgambling\treview\n冰毒\tdrugs\tblock\n", "utf-8"
+    )
     (tmp_path / "allow.tsv").write_text("打击赌博\n", "utf-8")
     other = tmp_path / "other"
     other.mkdir()
@@ -100,7 +104,9 @@ def test_content_hash_ignores_comments_order_and_spelling(tmp_path: Path) -> Non
         ("***\tdrugs\tblock\n", 1, "empty after normalization"),
     ],
 )
-def test_bad_line_fails_the_whole_load(tmp_path: Path, content: str, line: int, message: str) -> None:
+def test_bad_line_fails_the_whole_load(
+    tmp_path: Path, content: str, line: int, message: str
+) -> None:
     (tmp_path / "bad.tsv").write_text(content, "utf-8")
     with pytest.raises(LexiconError) as err:
         Lexicon.load(tmp_path)
