@@ -262,9 +262,9 @@ def load_moderator(
         if model is not None and str(model) == "default":
             log.warning("no classifier model is shipped; running lexicon and PII only")
     else:
-        from moderation.classifier import Classifier
-
         if not path.exists():
             raise ModelLoadError(f"model directory {path} does not exist")
+        from moderation.classifier import Classifier
+
         classifier = Classifier.load(path, threads=model_threads, quantize=quantize)
     return Moderator(lexicon, policy, classifier)

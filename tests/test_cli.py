@@ -1,0 +1,119 @@
+"""The `moderation` command line, run as a user would (a subprocess per call)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SMALL = str(Path(__file__).parent / "data" / "lexicon_small")
+BASE = ["--lexicon", SMALL, "--no-model"]
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "moderation.cli", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def test_check_prints_one_json_decision() -> None:
+    proc = run("check", *BASE, "--channel", "post", "--title", "标题", "出售冰 毒")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["decision"] == "block" and out["channel"] == "post"
+    (hit,) = out["hits"]
+    assert {k: hit[k] for k in ("term", "category", "severity", "start", "end", "text")} == {
+        "term": "冰毒",
+        "category": "drugs",
+        "severity": "block",
+        "start": 2,
+        "end": 5,
+        "text": "冰 毒",
+    }
+    assert out["masked_title"] == "标题"
+
+
+def test_check_reads_stdin_and_defaults_to_comment() -> None:
+    proc = run("check", *BASE, "-", stdin="加 微 信，电话13912345678\n".encode())
+    out = json.loads(proc.stdout)
+    assert out["channel"] == "comment" and out["decision"] == "review"
+    assert out["masked_text"] == "加 微 信，电话139****5678"
+
+
+def test_suppressed_hits_are_listed_on_request() -> None:
+    out = json.loads(run("check", *BASE, "--suppressed", "坚决打击赌博").stdout)
+    assert out["hits"] == [] and out["suppressed"][0]["term"] == "赌博"
+
+
+def test_lines_mode_reports_bad_lines_and_exits_1(tmp_path: Path) -> None:
+    src = tmp_path / "in.txt"
+    src.write_text("路灯坏了\n\n出售冰毒\n" + "长" * 10_001 + "\n", encoding="utf-8")
+    proc = run("check", *BASE, "--lines", str(src))
+    assert proc.returncode == 1
+    rows = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert [r.get("decision") for r in rows] == ["pass", None, "block", None]
+    assert rows[1]["error"]["code"] == "empty_content"
+    assert rows[3]["error"]["code"] == "field_too_long"
+
+
+def test_lines_mode_all_good_exits_0() -> None:
+    proc = run("check", *BASE, "--lines", "-", stdin="路灯坏了\n噪音扰民\n".encode())
+    assert proc.returncode == 0
+    assert len(proc.stdout.decode().splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["check", *BASE, "-"], b"\xff\xfe\xfa", "not valid UTF-8"),
+        (["check", *BASE, "--lines", "-"], b"ok\n\xff\n", "not valid UTF-8"),
+        (["check", *BASE, "长" * 10_001], None, "limit is 10000"),
+        (["check", *BASE], None, "give the TEXT"),
+        (["check", *BASE, "--lines", "/no/such/file"], None, "cannot read"),
+        (["check", "--lexicon", "/no/such/dir", "--no-model", "x"], None, "not a directory"),
+        (["check", *BASE, "--policy", "/no/such.toml", "x"], None, "cannot read policy"),
+        (["check", *BASE, "--channel", "forum", "x"], None, "unknown channel"),
+        (["check", "--lexicon", SMALL, "--model", "/no/such/model", "x"], None, "does not exist"),
+        (["frobnicate"], None, "invalid choice"),
+    ],
+)
+def test_bad_usage_exits_2_with_one_sentence(
+    args: list[str], stdin: bytes | None, message: str
+) -> None:
+    proc = run(*args, stdin=stdin)
+    assert proc.returncode == 2
+    assert message in proc.stderr.decode()
+    assert b"Traceback" not in proc.stderr
+
+
+def test_lexicon_check_ok_and_bad(tmp_path: Path) -> None:
+    ok = run("lexicon", "check", SMALL)
+    assert ok.returncode == 0
+    assert json.loads(ok.stdout)["terms"] == 9
+    (tmp_path / "a.tsv").write_text("冰毒\tdrugs\n赌博\tgambling\tmaybe\n", encoding="utf-8")
+    bad = run("lexicon", "check", str(tmp_path))
+    assert bad.returncode == 1
+    err = bad.stderr.decode()
+    assert "a.tsv:1:" in err and "a.tsv:2:" in err
+
+
+def test_environment_supplies_flag_defaults(tmp_path: Path) -> None:
+    import os
+
+    env = dict(
+        os.environ, MODERATION_LEXICON=SMALL, MODERATION_MODEL="none", MODERATION_CHANNEL="post"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "moderation.cli", "check", "加微信"],
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    out = json.loads(proc.stdout)
+    assert (out["channel"], out["decision"], out["publish"]) == ("post", "review", False)
