@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from moderation.errors import LexiconError
 from moderation.lexicon import Lexicon, check_directory
+from moderation.normalize import normalize
 
 SMALL = Path(__file__).parent / "data" / "lexicon_small"
 
@@ -126,3 +129,27 @@ def test_missing_directory_and_bad_encoding(tmp_path: Path) -> None:
     (tmp_path / "a.tsv").write_bytes("冰毒\tdrugs\tblock\n".encode("gbk"))
     with pytest.raises(LexiconError, match="UTF-8"):
         Lexicon.load(tmp_path)
+
+
+_PIECES = st.sampled_from(
+    ["冰毒", "赌博", "加微信", "法轮功", "代开发票", "路灯", "小区", "我们", "，", "。"]
+)
+_NOISE = st.text(st.sampled_from([" ", "*", ".", "·", "\u200b", "🎲", "_", "／"]), max_size=2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_PIECES, _NOISE), max_size=12), st.booleans())
+def test_every_hit_span_is_inside_and_folds_to_its_term(
+    lexicon: Lexicon, parts: list[tuple[str, str]], noisy_inside: bool
+) -> None:
+    # Noise between pieces and, optionally, between the characters of each piece.
+    text = "".join((noise.join(piece) if noisy_inside else piece) + noise for piece, noise in parts)
+    keys = {t.term: t.key for t in lexicon.terms}
+    for hit in lexicon.match(text).hits:
+        assert 0 <= hit.start < hit.end <= len(text)
+        assert text[hit.start : hit.end] == hit.text
+        assert normalize(hit.text).text == keys[hit.term]
+        # The span starts and ends on characters that produced the match, not on noise.
+        assert normalize(hit.text[0]).text and normalize(hit.text[-1]).text
+    expected = sum(1 for piece, _ in parts if piece in {"冰毒", "加微信", "法轮功", "代开发票"})
+    assert len([h for h in lexicon.match(text).hits if h.term != "赌博"]) >= expected
