@@ -80,7 +80,7 @@ def build_moderator(args: argparse.Namespace) -> Moderator:
     model = None if args.no_model else args.model
     threads = int(args.model_threads) if args.model_threads else None
     try:
-        return load_moderator(args.lexicon, args.policy, model, model_threads=threads)
+        return load_moderator(args.lexicon, args.policy, model, model_threads=threads, warm=False)
     except ModerationError as exc:
         raise UsageError(exc.message) from None
 

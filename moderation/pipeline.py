@@ -92,6 +92,18 @@ class Moderator:
     def channel_mode(self, channel: str) -> str:
         return self._channel(channel).mode
 
+    def warm_up(self) -> None:
+        """Load lazily built tables now (folding table, jieba's dictionary) so the first
+        request after start-up or a lexicon swap is as fast as the rest."""
+        from moderation.normalize import warm_up as warm_normalize
+
+        warm_normalize()
+        if self.lexicon.has_word_terms:
+            from moderation.segment import warm_up as warm_segment
+
+            warm_segment()
+        self.moderate("预热", channel=self.channels[0])
+
     def with_lexicon(self, lexicon: Lexicon) -> Moderator:
         """A moderator identical to this one but for the lexicon (for hot swaps)."""
         return Moderator(lexicon, self.policy, self.classifier)
@@ -248,6 +260,7 @@ def load_moderator(
     *,
     model_threads: int | None = None,
     quantize: bool = False,
+    warm: bool = True,
 ) -> Moderator:
     """Build a moderator from paths; every failure here is a start-up error, not a 500 later.
 
@@ -267,4 +280,7 @@ def load_moderator(
         from moderation.classifier import Classifier
 
         classifier = Classifier.load(path, threads=model_threads, quantize=quantize)
-    return Moderator(lexicon, policy, classifier)
+    moderator = Moderator(lexicon, policy, classifier)
+    if warm:
+        moderator.warm_up()
+    return moderator
