@@ -1,0 +1,71 @@
+"""The app factory: `create_app(settings, moderator)`; nothing is built at import time.
+
+`moderation serve` runs it through uvicorn (`api.main:create_app`, factory) in each worker:
+the pipeline is loaded once per process here; Redis is connected in the lifespan, where
+the audit sealer also starts (one of all processes wins its lock and seals).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.limits import BodyLimit
+from api.logs import configure_logging
+from api.routes import admin, auth, health, items, moderate
+from api.settings import Settings
+from api.state import AppState
+from api.store.connection import connect
+from api.store.sealer import Sealer
+from moderation.pipeline import Moderator, load_moderator
+
+log = logging.getLogger("api")
+
+
+def create_app(settings: Settings | None = None, moderator: Moderator | None = None) -> FastAPI:
+    """Build the service. Without arguments, settings come from the environment (workers)."""
+    settings = settings or Settings()
+    if settings.redis_url is None:
+        raise RuntimeError("REDIS_URL is not set; start the service with `moderation serve`.")
+    if moderator is None:
+        configure_logging()
+        moderator = load_moderator(settings.lexicon, settings.policy, settings.model_arg)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        r = connect(settings.redis_url, timeout=settings.redis_socket_timeout,
+                    password_file=settings.redis_password_file)
+        app.state.app_state = AppState.build(settings, moderator, r)
+        task = None
+        if settings.sealer_enabled:
+            sealer = Sealer(r, settings.audit_path, tail_keep=settings.audit_redis_tail,
+                            retention_days=settings.retention_days)
+            task = asyncio.create_task(sealer.run_forever(settings.sealer_interval_s))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await r.aclose()
+
+    app = FastAPI(
+        title="portal-moderation",
+        version="0.1.0",
+        description="Content moderation for government portals. Every error is "
+                    '`{"error": {"code", "message"}}`.',
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for module in (moderate, items, auth, admin, health):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes,
+                       overrides={"/v1/moderate/batch": settings.max_batch_body_bytes})
+    return app

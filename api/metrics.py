@@ -1,0 +1,61 @@
+"""Prometheus metrics: decisions by outcome and category, latency, queue depth and age.
+
+Counters and histograms live in each process (in `PROMETHEUS_MULTIPROC_DIR` when `serve`
+runs several workers, so a scrape sees them all); queue depth and the oldest pending age
+are read from Redis at scrape time, so every process reports the same shared queue.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as _mp
+
+DECISIONS = Counter("moderation_decisions_total", "Decisions by outcome and channel",
+                    ["decision", "channel"])
+CATEGORIES = Counter("moderation_decision_categories_total",
+                     "Reasons of non-pass decisions by category", ["category", "decision"])
+STORE_UNAVAILABLE = Counter("moderation_store_unavailable_total",
+                            "Requests answered in degraded mode (Redis unreachable)")
+LATENCY = Histogram("moderation_request_seconds", "Time to answer, by route", ["route"],
+                    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+def record_decision(decision: dict) -> None:
+    DECISIONS.labels(decision["decision"], decision["channel"]).inc()
+    if decision["decision"] != "pass":
+        for cat in {r.get("category") for r in decision.get("reasons", ())}:
+            if cat:
+                CATEGORIES.labels(cat, decision["decision"]).inc()
+
+
+def render(queue_depth: int | None, oldest_age: float | None) -> bytes:
+    """The exposition text: this process's (or all workers') metrics plus the queue gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        _mp.MultiProcessCollector(registry)
+        text = generate_latest(registry)
+    else:
+        text = generate_latest(REGISTRY)
+    lines = [
+        "# HELP moderation_pending_items Items waiting for review (shared queue)",
+        "# TYPE moderation_pending_items gauge",
+        f"moderation_pending_items {queue_depth if queue_depth is not None else 'NaN'}",
+        "# HELP moderation_oldest_pending_age_seconds Age of the oldest pending item",
+        "# TYPE moderation_oldest_pending_age_seconds gauge",
+        f"moderation_oldest_pending_age_seconds {oldest_age if oldest_age is not None else 0}",
+        "# HELP moderation_store_up 1 when Redis answered this scrape",
+        "# TYPE moderation_store_up gauge",
+        f"moderation_store_up {0 if queue_depth is None else 1}",
+    ]
+    return text + ("\n".join(lines) + "\n").encode()

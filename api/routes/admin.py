@@ -1,0 +1,57 @@
+"""Admin routes: accounts and API keys (`admin` role only; every change is audited)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.deps import AdminDep, StateDep
+from api.schemas import ApiKeyCreate, UserCreate, UserPatch
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+def _actor(session: Any) -> dict[str, str]:
+    return {"actor": f"user:{session.username}", "actor_role": session.role.value}
+
+
+@router.get("/users")
+async def list_users(_: AdminDep, state: StateDep) -> dict[str, Any]:
+    return {"users": [u.to_dict() for u in await state.users.list()]}
+
+
+@router.post("/users", status_code=201)
+async def create_user(req: UserCreate, session: AdminDep, state: StateDep) -> dict[str, Any]:
+    user = await state.users.create(req.username, req.role, req.password, **_actor(session))
+    return user.to_dict()
+
+
+@router.patch("/users/{username}")
+async def update_user(username: str, req: UserPatch, session: AdminDep,
+                      state: StateDep) -> dict[str, Any]:
+    """Change a role, disable (ends the user's sessions) or re-enable, or set a password."""
+    user = await state.users.update(username, role=req.role, disabled=req.disabled,
+                                    password=req.password, **_actor(session))
+    return user.to_dict()
+
+
+@router.get("/apikeys")
+async def list_apikeys(_: AdminDep, state: StateDep) -> dict[str, Any]:
+    return {"apikeys": [k.to_dict() for k in await state.apikeys.list()]}
+
+
+@router.post("/apikeys", status_code=201)
+async def create_apikey(req: ApiKeyCreate, session: AdminDep, state: StateDep) -> JSONResponse:
+    """A new key for a client: `key` is shown in this answer only (stored as SHA-256)."""
+    key, rec = await state.apikeys.create(req.client, actor=f"user:{session.username}",
+                                          role=session.role.value, rate_limit=req.rate_limit)
+    return JSONResponse({"key": key, **rec.to_dict()}, status_code=201)
+
+
+@router.delete("/apikeys/{key_id}")
+async def revoke_apikey(key_id: str, session: AdminDep, state: StateDep) -> dict[str, Any]:
+    rec = await state.apikeys.revoke(key_id, actor=f"user:{session.username}",
+                                     role=session.role.value)
+    return rec.to_dict()

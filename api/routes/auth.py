@@ -1,0 +1,39 @@
+"""`POST /v1/auth/login` and `POST /v1/auth/logout` for reviewers and admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.deps import SESSION_COOKIE, SessionDep, StateDep
+from api.schemas import LoginRequest
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+
+
+@router.post("/login", responses={401: {"description": "wrong username or password"},
+                                  429: {"description": "too many failures; see Retry-After"}})
+async def login(req: LoginRequest, state: StateDep) -> JSONResponse:
+    """A session token (`Authorization: Bearer …`), also set as an HttpOnly cookie.
+
+    Five failures for one username within 15 minutes lock it out (429) for the rest of
+    that window, whichever API process answers."""
+    session = await state.users.login(req.username, req.password)
+    out: dict[str, Any] = {"token": session.token, "expires_at": session.expires_at,
+                           "role": session.role.value}
+    resp = JSONResponse(out)
+    resp.set_cookie(SESSION_COOKIE, session.token, max_age=state.settings.session_ttl_s,
+                    httponly=True, samesite="strict", secure=state.settings.cookie_secure,
+                    path="/")
+    return resp
+
+
+@router.post("/logout")
+async def logout(session: SessionDep, state: StateDep) -> JSONResponse:
+    """End the session (token and cookie)."""
+    await state.users.logout(session)
+    resp = JSONResponse({"ok": True})
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    return resp

@@ -1,0 +1,169 @@
+"""`POST /v1/moderate` and `POST /v1/moderate/batch`: decide, store, answer.
+
+The item (and its audit events) is in Redis before the answer is sent. When Redis is
+unreachable the pipeline still answers (degraded mode, CONTRACTS.md): a clean `pass` is
+200 with `degraded: true` and `status: "not_stored"`; anything else is 503
+`store_unavailable` carrying the decision, so the portal can act on it and must retry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from api import metrics
+from api.deps import BearerDep, ClientDep, StateDep, authenticate_client
+from api.errors import ApiError, body, validation_error
+from api.schemas import BatchRequest, ModerateRequest
+from api.state import AppState
+from api.store.errors import DataIdConflict, StoreUnavailable
+from api.store.items import CreateResult, NewItem
+from moderation.errors import InputError
+from moderation.types import Decision
+
+router = APIRouter(prefix="/v1", tags=["moderation"])
+log = logging.getLogger("api.moderate")
+NOT_STORED = "not_stored"
+
+
+def request_id(request: Request) -> str:
+    rid = request.headers.get("x-request-id", "")
+    if 0 < len(rid) <= 128 and rid.replace("-", "").replace("_", "").isalnum():
+        return rid
+    return uuid.uuid4().hex
+
+
+def _new_item(client: str, req: ModerateRequest, decision: dict, rid: str) -> NewItem:
+    return NewItem(
+        client=client, data_id=req.data_id, channel=req.channel, title=req.title,
+        content=req.content, decision=decision, author_ref=req.author_ref,
+        ip=str(req.ip) if req.ip is not None else None,
+        callback_url=str(req.callback_url) if req.callback_url is not None else None,
+        request_id=rid,
+    )
+
+
+def _answer(res: CreateResult, rid: str) -> dict[str, Any]:
+    item = res.item
+    return {**item.decision, "request_id": rid, "data_id": item.data_id,
+            "item_id": item.item_id, "status": item.status.value, "duplicate": not res.created}
+
+
+def _degraded(decision: Decision, data_id: str, rid: str) -> tuple[int, dict[str, Any]]:
+    """(status, body) when the item could not be stored."""
+    metrics.STORE_UNAVAILABLE.inc()
+    d = dataclasses.replace(decision, degraded=True,
+                            degraded_stages=(*decision.degraded_stages, "store")).to_dict()
+    d.update(request_id=rid, data_id=data_id, item_id=None, status=NOT_STORED)
+    if decision.decision == "pass" and not decision.degraded:
+        return 200, d
+    return 503, body("store_unavailable", "The decision was made but the item was NOT stored "
+                     "or queued (Redis unreachable); act on the decision and retry.",
+                     decision=d)
+
+
+async def _decide_one(state: AppState, req: ModerateRequest) -> Decision:
+    mod = state.moderator
+    if mod.classifier is None:  # lexicon + PII: microseconds, no thread hop
+        return mod.moderate(req.content, title=req.title, channel=req.channel)
+    return await run_in_threadpool(mod.moderate, req.content, title=req.title,
+                                   channel=req.channel)
+
+
+@router.post(
+    "/moderate",
+    responses={409: {"description": "data_id reused with other content"},
+               422: {"description": "invalid input (code says which)"},
+               429: {"description": "rate limit; see Retry-After"},
+               503: {"description": "store_unavailable: decision made, item NOT queued"}},
+)
+async def moderate(req: ModerateRequest, auth: ClientDep, state: StateDep,
+                   request: Request) -> JSONResponse:
+    """Moderate one item and store it; the same `data_id` and content returns the stored
+    decision, other content under a known `data_id` is 409."""
+    t0 = time.perf_counter()
+    rid = request_id(request)
+    decision = await _decide_one(state, req)
+    if auth.degraded:
+        status, payload = _degraded(decision, req.data_id, rid)
+    else:
+        try:
+            res = await state.items.create(
+                _new_item(auth.caller.client, req, decision.to_dict(), rid))
+            status, payload = 200, _answer(res, rid)
+        except StoreUnavailable:
+            log.warning("store unavailable", extra={"request_id": rid})
+            status, payload = _degraded(decision, req.data_id, rid)
+    metrics.record_decision(payload if status == 200 else payload["decision"])
+    metrics.LATENCY.labels("moderate").observe(time.perf_counter() - t0)
+    return JSONResponse(payload, status_code=status, headers={"X-Request-ID": rid})
+
+
+def _item_error(index: int, data_id: Any, code: str, message: str, **extra: Any) -> dict:
+    return {"index": index, "data_id": data_id if isinstance(data_id, str) else None,
+            **body(code, message, **extra)}
+
+
+@router.post("/moderate/batch",
+             responses={422: {"description": "the batch itself is invalid (per-item errors are "
+                                             "in the results)"}})
+async def moderate_batch(batch: BatchRequest, state: StateDep, creds: BearerDep,
+                         request: Request) -> JSONResponse:
+    """Up to 100 items, one result each in order; a bad item gets its own `error`."""
+    t0 = time.perf_counter()
+    rid = request_id(request)
+    limit = state.settings.max_batch_items
+    if len(batch.items) > limit:
+        raise ApiError(422, "batch_too_large", f"A batch holds at most {limit} items.")
+    auth = await authenticate_client(state, creds, cost=len(batch.items))
+    results: list[dict[str, Any] | None] = [None] * len(batch.items)
+    valid: list[tuple[int, ModerateRequest]] = []
+    for i, raw in enumerate(batch.items):
+        try:
+            valid.append((i, ModerateRequest.model_validate(raw)))
+        except ValidationError as exc:
+            _, code, message = validation_error(list(exc.errors()))
+            results[i] = _item_error(i, raw.get("data_id") if isinstance(raw, dict) else None,
+                                     code, message)
+    as_dicts = [{"content": r.content, "title": r.title, "channel": r.channel} for _, r in valid]
+    mod = state.moderator
+    if mod.classifier is None:
+        decided = mod.moderate_many(as_dicts)
+    else:
+        decided = await run_in_threadpool(mod.moderate_many, as_dicts)
+    to_store: list[tuple[int, ModerateRequest, Decision]] = []
+    for (i, req), out in zip(valid, decided, strict=True):
+        if isinstance(out, InputError):
+            results[i] = _item_error(i, req.data_id, out.code, out.message)
+        else:
+            to_store.append((i, req, out))
+    stored: list[Any] | None = None
+    if to_store and not auth.degraded:
+        try:
+            stored = await state.items.create_many(
+                [_new_item(auth.caller.client, req, d.to_dict(), rid) for _, req, d in to_store])
+        except StoreUnavailable:
+            stored = None
+    for n, (i, req, decision) in enumerate(to_store):
+        res = stored[n] if stored is not None else None
+        if res is None:
+            status, payload = _degraded(decision, req.data_id, rid)
+            results[i] = {"index": i, **payload} if status == 200 else {
+                "index": i, "data_id": req.data_id, **payload}
+            metrics.record_decision(payload if status == 200 else payload["decision"])
+        elif isinstance(res, DataIdConflict):
+            results[i] = _item_error(i, req.data_id, res.code, res.message)
+        else:
+            results[i] = {"index": i, **_answer(res, rid)}
+            metrics.record_decision(results[i])
+    metrics.LATENCY.labels("moderate_batch").observe(time.perf_counter() - t0)
+    return JSONResponse({"request_id": rid, "results": results},
+                        headers={"X-Request-ID": rid})

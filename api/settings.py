@@ -1,0 +1,72 @@
+"""The one validated configuration of the service, read once at the entry point.
+
+Every field reads `MODERATION_<NAME>` from the environment (CLI flags are passed in as
+init values and win); `REDIS_URL` and `MODERATION_MODEL` are read under those names.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+class Settings(BaseSettings):
+    """Service configuration; see README "Running the service" for the table."""
+
+    model_config = SettingsConfigDict(env_prefix="MODERATION_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(default_factory=_default_workers, ge=1)
+    data_dir: Path = Path("var")
+    lexicon: Path | None = None
+    policy: Path | None = None
+    model: str | None = Field(
+        "default", validation_alias=AliasChoices("model", "MODERATION_MODEL")
+    )
+
+    redis_url: str | None = Field(None, validation_alias=AliasChoices("redis_url", "REDIS_URL"))
+    redis_password_file: Path | None = None
+    redis_socket_timeout: float = Field(0.5, gt=0)
+    redis_appendfsync: Literal["always", "everysec"] = "everysec"
+
+    item_ttl_days: float = Field(30, gt=0)
+    retention_days: float = Field(180, gt=0)
+    audit_dir: Path | None = None
+    audit_redis_tail: int = Field(10_000, ge=0)
+    sealer_enabled: bool = True
+    sealer_interval_s: float = Field(0.5, gt=0)
+
+    rate_limit_per_s: int = Field(10_000, ge=1)
+    session_ttl_s: int = Field(8 * 3600, ge=60)
+    login_max_failures: int = Field(5, ge=1)
+    login_window_s: int = Field(15 * 60, ge=1)
+    max_body_bytes: int = Field(256 * 1024, ge=1024)
+    max_batch_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    max_batch_items: int = Field(100, ge=1)
+    degraded_auth_ttl_s: int = Field(600, ge=0)
+    cookie_secure: bool = False
+
+    @property
+    def audit_path(self) -> Path:
+        """Where sealed JSONL segments go (the data directory unless set)."""
+        return self.audit_dir if self.audit_dir is not None else self.data_dir / "audit"
+
+    @property
+    def item_ttl_s(self) -> int:
+        return int(self.item_ttl_days * 86400)
+
+    @property
+    def model_arg(self) -> str | None:
+        """`none` (any case) or empty means: run lexicon and PII only."""
+        if self.model is None or self.model.strip().lower() in {"", "none"}:
+            return None
+        return self.model

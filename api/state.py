@@ -1,0 +1,49 @@
+"""What one API process holds while it runs: settings, the pipeline, the Redis stores."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+
+from api.settings import Settings
+from api.store.apikeys import ApiKeyStore, Caller
+from api.store.items import ItemStore
+from api.store.users import UserStore
+from moderation.pipeline import Moderator
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    moderator: Moderator
+    redis: aioredis.Redis
+    items: ItemStore
+    apikeys: ApiKeyStore
+    users: UserStore
+    # key hash -> (caller, monotonic expiry): lets a known client be answered in degraded
+    # mode while Redis is unreachable; never consulted while Redis answers.
+    known_keys: dict[str, tuple[Caller, float]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings, moderator: Moderator, r: aioredis.Redis) -> AppState:
+        return cls(
+            settings=settings,
+            moderator=moderator,
+            redis=r,
+            items=ItemStore(r, ttl_s=settings.item_ttl_s),
+            apikeys=ApiKeyStore(r, default_rate=settings.rate_limit_per_s),
+            users=UserStore(r, session_ttl_s=settings.session_ttl_s,
+                            max_failures=settings.login_max_failures,
+                            failure_window_s=settings.login_window_s),
+        )
+
+    def remember_key(self, key_hash: str, caller: Caller) -> None:
+        self.known_keys[key_hash] = (caller, time.monotonic() + self.settings.degraded_auth_ttl_s)
+
+    def known_key(self, key_hash: str) -> Caller | None:
+        hit = self.known_keys.get(key_hash)
+        if hit is None or hit[1] < time.monotonic():
+            return None
+        return hit[0]

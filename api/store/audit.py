@@ -1,0 +1,89 @@
+"""Writing audit events: the one function every feature calls to record a change.
+
+An event is written in the same MULTI/EXEC (`append`) or Lua call (`event_json` passed as
+an ARGV) as the change it records. Events hold ids, actor, action, versions, time and
+SHA-256 digests of texts; never raw text or personal data. They carry no hash when
+written: the sealer (`api.store.sealer`) chains them in stream order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from api.store import keys
+
+EVENT_FIELD = "e"
+GENESIS_HASH = "0" * 64
+
+
+def digest(text: str | None) -> str | None:
+    """SHA-256 of a text, the only form in which user text enters the audit log."""
+    if text is None:
+        return None
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def canonical(obj: Any) -> str:
+    """Canonical JSON: sorted keys, no spaces, UTF-8 kept (the sealer hashes this)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(prev_hash: str, stream_id: str, event_json: str) -> str:
+    """`hash = SHA-256(prev_hash ‖ canonical JSON of the event)`, the event including its id.
+
+    The stream id is hashed with the event so that reordering or renumbering breaks the chain.
+    """
+    try:
+        event: Any = json.loads(event_json)
+    except ValueError:  # a damaged event still gets a hash, which then fails to verify
+        event = event_json
+    body = canonical({"id": stream_id, "event": event})
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def event_json(
+    actor: str,
+    role: str,
+    action: str,
+    target: str | None,
+    versions: dict[str, Any] | None = None,
+    **details: Any,
+) -> str:
+    """The canonical JSON of one event (for Lua scripts that XADD it themselves)."""
+    event: dict[str, Any] = {
+        "ts": now_iso(),
+        "actor": actor,
+        "role": role,
+        "action": action,
+        "target": target,
+        "versions": versions,
+    }
+    if details:
+        event["details"] = details
+    return canonical(event)
+
+
+def append(
+    pipe: Any,
+    actor: str,
+    role: str,
+    action: str,
+    target: str | None,
+    versions: dict[str, Any] | None = None,
+    **details: Any,
+) -> None:
+    """Queue an audit event on a MULTI pipeline, so it commits with the change it records.
+
+    `actor` is who did it (`user:alice`, `client:portal-a`, `machine`, `cli`), `role` their
+    role, `action` a dotted verb (`item.created`, `user.login_failed`), `target` the id of what
+    changed; `details` must hold ids and digests only, never raw text or PII.
+    """
+    pipe.xadd(keys.AUDIT_STREAM, {EVENT_FIELD: event_json(actor, role, action, target,
+                                                          versions, **details)})

@@ -1,0 +1,53 @@
+"""Typed errors of the store; `api.errors` maps each to one HTTP status and code."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base: a machine-readable `code` and a sentence safe to show a client."""
+
+    code = "store_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class StoreUnavailable(StoreError):
+    """Redis did not answer within the socket timeout (or refused the connection)."""
+
+    code = "store_unavailable"
+
+
+class DataIdConflict(StoreError):
+    """The client reused a `data_id` with other content while the item still exists."""
+
+    code = "data_id_conflict"
+
+
+class NotFound(StoreError):
+    code = "not_found"
+
+
+class Conflict(StoreError):
+    """A record with that name already exists."""
+
+    code = "conflict"
+
+
+class InvalidName(StoreError):
+    code = "invalid_name"
+
+
+class Unauthorized(StoreError):
+    code = "unauthorized"
+
+
+class RateLimited(StoreError):
+    """Too many requests; `retry_after` is in whole seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))

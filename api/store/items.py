@@ -1,0 +1,220 @@
+"""Items: one stored record per accepted `/v1/moderate` request, claimed by `data_id`.
+
+The `data_id` is the client's idempotency key, scoped to the client. The claim, the item
+hash, the review queue entry and both audit events are written by ONE Lua call
+(`lua.CREATE_ITEM`), so two concurrent requests with one `data_id` give one item and an
+accepted item is in Redis (AOF) before the answer leaves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from api.store import audit, keys, lua
+from api.store.errors import DataIdConflict, NotFound
+from api.store.statuses import ItemStatus
+
+DATA_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def content_digest(channel: str, title: str | None, content: str) -> str:
+    """"Same content" means equal channel + title + content."""
+    return hashlib.sha256(audit.canonical([channel, title, content]).encode()).hexdigest()
+
+
+def new_item_id() -> str:
+    return "it_" + uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """What the API hands the store for one accepted request."""
+
+    client: str
+    data_id: str
+    channel: str
+    title: str | None
+    content: str
+    decision: dict[str, Any]
+    author_ref: str | None = None
+    ip: str | None = None
+    callback_url: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """An item as read back from Redis."""
+
+    item_id: str
+    client: str
+    data_id: str
+    channel: str
+    status: ItemStatus
+    decision: dict[str, Any]
+    verdict: dict[str, Any] | None
+    history: list[dict[str, Any]]
+    created_at: str
+    updated_at: str
+    version: int
+    author_ref: str | None
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> StoredItem:
+        return cls(
+            item_id=h["item_id"],
+            client=h["client"],
+            data_id=h["data_id"],
+            channel=h["channel"],
+            status=ItemStatus(h["status"]),
+            decision=json.loads(h["decision"]),
+            verdict=json.loads(h.get("verdict") or "null"),
+            history=json.loads(h.get("history") or "[]"),
+            created_at=h["created_at"],
+            updated_at=h.get("updated_at", h["created_at"]),
+            version=int(h.get("version", "1")),
+            author_ref=h.get("author_ref") or None,
+        )
+
+    def public(self) -> dict[str, Any]:
+        """The item as `GET /v1/items/{data_id}` shows it to its client."""
+        return {
+            "item_id": self.item_id,
+            "data_id": self.data_id,
+            "channel": self.channel,
+            "status": self.status.value,
+            "decision": self.decision,
+            "verdict": self.verdict,
+            "history": self.history,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "version": self.version,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CreateResult:
+    item: StoredItem
+    created: bool
+
+
+class ItemStore:
+    """Item operations on one Redis client."""
+
+    def __init__(self, r: aioredis.Redis, *, ttl_s: int) -> None:
+        self.r = r
+        self.ttl_s = ttl_s
+        self._create = r.register_script(lua.CREATE_ITEM)
+
+    def _args(self, item: NewItem) -> tuple[list[str], list[Any], StoredItem]:
+        item_id = new_item_id()
+        status = ItemStatus.for_decision(item.decision["decision"])
+        now_ms = int(time.time() * 1000)
+        now = audit.now_iso()
+        digest = content_digest(item.channel, item.title, item.content)
+        history = [{"at": now, "status": status.value, "actor": "machine",
+                    "action": "decided", "decision": item.decision["decision"]}]
+        request = {"title": item.title, "content": item.content, "ip": item.ip,
+                   "callback_url": item.callback_url}
+        fields = {
+            "item_id": item_id, "client": item.client, "data_id": item.data_id,
+            "channel": item.channel, "status": status.value, "digest": digest,
+            "decision": json.dumps(item.decision, ensure_ascii=False),
+            "request": json.dumps(request, ensure_ascii=False),
+            "author_ref": item.author_ref or "", "created_at": now, "updated_at": now,
+            "created_ms": str(now_ms), "version": "1", "verdict": "null",
+            "history": json.dumps(history, ensure_ascii=False),
+        }
+        versions = item.decision.get("versions")
+        created = audit.event_json(
+            f"client:{item.client}", "client", "item.created", item_id, versions,
+            data_id=item.data_id, channel=item.channel, request_id=item.request_id,
+            content_sha256=audit.digest(item.content), title_sha256=audit.digest(item.title),
+            author_ref_sha256=audit.digest(item.author_ref),
+        )
+        categories = sorted({r.get("category") for r in item.decision.get("reasons", [])
+                             if r.get("category")})
+        decided = audit.event_json(
+            "machine", "system", "item.decided", item_id, versions,
+            decision=item.decision["decision"], status=status.value, categories=categories,
+            degraded=bool(item.decision.get("degraded")),
+        )
+        ttl = self.ttl_s if status.is_final else 0
+        flat: list[Any] = [item_id, digest, status.value, ttl, now_ms, created, decided]
+        for k, v in fields.items():
+            flat += [k, v]
+        key_list = [keys.item(item.client, item.data_id), keys.item_id(item_id),
+                    keys.PENDING_QUEUE, keys.AUDIT_STREAM]
+        stored = StoredItem.from_hash(fields)
+        return key_list, flat, stored
+
+    @staticmethod
+    def _result(reply: list[Any], stored: StoredItem, item: NewItem) -> CreateResult:
+        kind = reply[0]
+        if kind == "created":
+            return CreateResult(stored, True)
+        if kind == "exists":
+            flat = reply[1]
+            return CreateResult(StoredItem.from_hash(dict(zip(flat[::2], flat[1::2],
+                                                              strict=True))), False)
+        raise DataIdConflict(
+            f"data_id {item.data_id!r} is already used by item {reply[1]} with other "
+            "content; send a new data_id for new content."
+        )
+
+    async def create(self, item: NewItem) -> CreateResult:
+        """Store a new item, or return the stored one for a repeat with the same content.
+
+        Raises `DataIdConflict` when the data_id exists with other content.
+        """
+        key_list, args, stored = self._args(item)
+        reply = await self._create(keys=key_list, args=args)
+        return self._result(reply, stored, item)
+
+    async def create_many(self, items: list[NewItem]) -> list[CreateResult | DataIdConflict]:
+        """`create` for a batch in one round trip (each item still atomic on its own)."""
+        pipe = self.r.pipeline(transaction=False)
+        prepared = []
+        for item in items:
+            key_list, args, stored = self._args(item)
+            await self._create(keys=key_list, args=args, client=pipe)
+            prepared.append((stored, item))
+        replies = await pipe.execute()
+        out: list[CreateResult | DataIdConflict] = []
+        for reply, (stored, item) in zip(replies, prepared, strict=True):
+            try:
+                out.append(self._result(reply, stored, item))
+            except DataIdConflict as exc:
+                out.append(exc)
+        return out
+
+    async def get(self, client: str, data_id: str) -> StoredItem:
+        """The client's item with that data_id; `NotFound` also for other clients' items."""
+        h = await self.r.hgetall(keys.item(client, data_id))
+        if not h:
+            raise NotFound(f"No item with data_id {data_id!r} for this client.")
+        return StoredItem.from_hash(h)
+
+    async def get_by_id(self, item_id: str) -> StoredItem:
+        key = await self.r.get(keys.item_id(item_id))
+        h = await self.r.hgetall(key) if key else {}
+        if not h:
+            raise NotFound(f"No item {item_id!r}.")
+        return StoredItem.from_hash(h)
+
+    async def queue_stats(self) -> tuple[int, float | None]:
+        """Pending queue depth and the age in seconds of its oldest item (None when empty)."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.zcard(keys.PENDING_QUEUE)
+        pipe.zrange(keys.PENDING_QUEUE, 0, 0, withscores=True)
+        depth, oldest = await pipe.execute()
+        age = (time.time() * 1000 - oldest[0][1]) / 1000 if oldest else None
+        return int(depth), age

@@ -1,0 +1,62 @@
+"""Every Redis key name the service uses, in one place (rq's habit).
+
+Keys are plain strings under one prefix so an operator can read them with `redis-cli`.
+Redis Cluster is out of scope: the Lua scripts touch several of these keys in one call.
+"""
+
+from __future__ import annotations
+
+PREFIX = "pm:"
+
+# Items: one hash per (client, data_id); an index from item id to that key.
+PENDING_QUEUE = PREFIX + "queue:pending"  # zset item_id -> created_at ms (review queue)
+
+# Audit stream and its sealer's state.
+AUDIT_STREAM = PREFIX + "audit"
+AUDIT_HASHES = PREFIX + "audit:hashes"  # hash stream id -> sealed hash (Redis tail only)
+AUDIT_STATE = PREFIX + "audit:state"  # hash: last_id, last_hash, anchor_id, anchor_hash
+AUDIT_LOCK = PREFIX + "audit:sealer:lock"  # string owner token with a TTL
+
+# Accounts.
+APIKEY_INDEX = PREFIX + "apikeys"  # hash key id -> JSON record (no secret)
+USERS = PREFIX + "users"  # set of usernames
+
+# Pub/sub channel for version bumps (lexicon reloads, later issues).
+VERSION_CHANNEL = PREFIX + "versions"
+
+
+def item(client: str, data_id: str) -> str:
+    """The hash holding one item: text, decision, status, history."""
+    return f"{PREFIX}item:{client}:{data_id}"
+
+
+def item_id(item_id_: str) -> str:
+    """Index from the service's item id to the item's hash key."""
+    return f"{PREFIX}itemid:{item_id_}"
+
+
+def apikey(key_hash: str) -> str:
+    """Lookup from a key's SHA-256 to its id and client."""
+    return f"{PREFIX}apikey:{key_hash}"
+
+
+def rate_window(key_hash: str, second: int) -> str:
+    """Fixed one-second rate-limit window of one API key."""
+    return f"{PREFIX}rl:{key_hash}:{second}"
+
+
+def user(username: str) -> str:
+    return f"{PREFIX}user:{username}"
+
+
+def user_sessions(username: str) -> str:
+    """Set of the session hashes of one user, so disabling a user ends them all."""
+    return f"{PREFIX}usersessions:{username}"
+
+
+def session(token_hash: str) -> str:
+    return f"{PREFIX}session:{token_hash}"
+
+
+def login_failures(username: str) -> str:
+    return f"{PREFIX}loginfail:{username}"

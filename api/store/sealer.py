@@ -1,0 +1,192 @@
+"""The audit sealer: chains events in stream order, archives them to JSONL, trims Redis.
+
+One sealer at a time, across every API process and host: whoever holds the Redis lock
+(`keys.AUDIT_LOCK`, a TTL so a killed holder is replaced) seals. Requests never wait for
+hashing; a pass runs every `interval` (≤ 1 s behind). Each pass:
+
+1. reads the events after the checkpoint, computes `hash = SHA-256(prev ‖ canonical JSON)`,
+   and stores every hash plus the new checkpoint in one Lua call (only if still the owner);
+2. appends the oldest sealed events beyond the `tail_keep` newest to the day's JSONL segment
+   in the audit directory, fsyncs, and only then removes them from Redis, keeping the last
+   archived hash as the anchor;
+3. deletes segments older than `retention_days`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from api.store import audit, keys, lua
+from api.store.connection import UNREACHABLE
+
+log = logging.getLogger("api.sealer")
+SEGMENT_GLOB = "segment-*.jsonl"
+
+
+def id_key(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def segments(audit_dir: Path) -> list[Path]:
+    """Segment files in chain order (their names sort by date)."""
+    return sorted(audit_dir.glob(SEGMENT_GLOB))
+
+
+def last_archived_id(audit_dir: Path) -> str | None:
+    """The stream id of the last line of the newest segment (to skip re-archiving)."""
+    for path in reversed(segments(audit_dir)):
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 65536))
+            lines = [ln for ln in f.read().splitlines() if ln.strip()]
+        for ln in reversed(lines):
+            try:
+                return json.loads(ln)["id"]
+            except (ValueError, KeyError):
+                continue
+    return None
+
+
+class Sealer:
+    """Seal and archive the audit stream; safe to run in every process (one wins the lock)."""
+
+    def __init__(
+        self, r: aioredis.Redis, audit_dir: Path, *, tail_keep: int = 10_000,
+        retention_days: float = 180, batch: int = 500, lock_ttl_ms: int = 5000,
+    ) -> None:
+        self.r = r
+        self.audit_dir = audit_dir
+        self.tail_keep = tail_keep
+        self.retention_days = retention_days
+        self.batch = batch
+        self.lock_ttl_ms = lock_ttl_ms
+        self.token = secrets.token_hex(16)
+        self._renew = r.register_script(lua.LOCK_RENEW)
+        self._release = r.register_script(lua.LOCK_RELEASE)
+        self._seal = r.register_script(lua.SEAL_BATCH)
+        self._trim = r.register_script(lua.TRIM_ARCHIVED)
+        self._last_retention = 0.0
+
+    async def holds_lock(self) -> bool:
+        return bool(await self._renew(keys=[keys.AUDIT_LOCK], args=[self.token,
+                                                                     self.lock_ttl_ms]))
+
+    async def release(self) -> None:
+        await self._release(keys=[keys.AUDIT_LOCK], args=[self.token])
+
+    async def run_once(self) -> int:
+        """One pass; returns how many events it sealed (0 when another process holds the lock)."""
+        if not await self.holds_lock():
+            return 0
+        sealed = 0
+        while True:
+            n = await self._seal_batch()
+            sealed += n
+            if n < self.batch:
+                break
+        await self._archive()
+        if time.monotonic() - self._last_retention > 3600:
+            self._apply_retention()
+            self._last_retention = time.monotonic()
+        return sealed
+
+    async def _seal_batch(self) -> int:
+        state = await self.r.hgetall(keys.AUDIT_STATE)
+        last_id = state.get("last_id", "")
+        prev = state.get("last_hash") or state.get("anchor_hash") or audit.GENESIS_HASH
+        start = "(" + last_id if last_id else "-"
+        entries = await self.r.xrange(keys.AUDIT_STREAM, min=start, max="+", count=self.batch)
+        if not entries:
+            return 0
+        pairs: list[str] = []
+        for stream_id, fields in entries:
+            prev = audit.chain_hash(prev, stream_id, fields.get(audit.EVENT_FIELD, ""))
+            pairs += [stream_id, prev]
+        ok = await self._seal(
+            keys=[keys.AUDIT_HASHES, keys.AUDIT_STATE, keys.AUDIT_LOCK],
+            args=[self.token, last_id, entries[-1][0], prev, *pairs],
+        )
+        return len(entries) if ok else 0
+
+    async def _archive(self) -> None:
+        """Move sealed events beyond the newest `tail_keep` to disk, then trim them."""
+        excess = await self.r.hlen(keys.AUDIT_HASHES) - self.tail_keep
+        if excess <= 0:
+            return
+        state = await self.r.hgetall(keys.AUDIT_STATE)
+        last_id = state.get("last_id")
+        if not last_id:
+            return
+        entries = await self.r.xrange(keys.AUDIT_STREAM, min="-", max=last_id,
+                                      count=min(excess, self.batch))
+        if not entries:
+            return
+        ids = [e[0] for e in entries]
+        hashes = await self.r.hmget(keys.AUDIT_HASHES, ids)
+        prev = state.get("anchor_hash") or audit.GENESIS_HASH
+        done = last_archived_id(self.audit_dir)
+        lines = []
+        for (stream_id, fields), h in zip(entries, hashes, strict=True):
+            if h is None:
+                log.error("audit event %s has no sealed hash; not archiving", stream_id)
+                return
+            if done is None or id_key(stream_id) > id_key(done):
+                event = json.loads(fields.get(audit.EVENT_FIELD, "null"))
+                lines.append(audit.canonical({"id": stream_id, "prev_hash": prev, "hash": h,
+                                              "event": event}))
+            prev = h
+        if lines:
+            self._write_segment(lines)
+        await self._trim(
+            keys=[keys.AUDIT_STREAM, keys.AUDIT_HASHES, keys.AUDIT_STATE, keys.AUDIT_LOCK],
+            args=[self.token, ids[-1], prev, *ids],
+        )
+
+    def _write_segment(self, lines: list[str]) -> None:
+        self.audit_dir.mkdir(parents=True, exist_ok=True)
+        day = datetime.now(UTC).strftime("%Y%m%d")
+        path = self.audit_dir / f"segment-{day}.jsonl"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, ("\n".join(lines) + "\n").encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        dfd = os.open(self.audit_dir, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+    def _apply_retention(self) -> None:
+        cutoff = (datetime.now(UTC) - timedelta(days=self.retention_days)).strftime("%Y%m%d")
+        for path in segments(self.audit_dir)[:-1]:  # never the newest: it ends at the anchor
+            if path.stem.removeprefix("segment-") < cutoff:
+                path.unlink(missing_ok=True)
+
+    async def run_forever(self, interval: float) -> None:
+        """The background task of an API process; survives Redis outages."""
+        try:
+            while True:
+                try:
+                    await self.run_once()
+                except UNREACHABLE:
+                    pass
+                except Exception:  # never let the sealer die silently
+                    log.exception("audit sealer pass failed")
+                await asyncio.sleep(interval)
+        finally:
+            with contextlib.suppress(Exception):  # best effort on shutdown
+                await asyncio.wait_for(self.release(), 1)

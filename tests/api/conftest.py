@@ -1,0 +1,155 @@
+"""Fixtures of the API tests: a REAL redis-server (AOF on) in a temp directory, one per
+session on a free port, flushed before each test; one app (pipeline loaded once) shared by
+the tests through a TestClient.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.settings import Settings
+from moderation.pipeline import Moderator, load_moderator
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisProc:
+    """A redis-server started for tests, with AOF on, in its own directory."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.dir = workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisProc:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed: run scripts/install.sh")
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+             "--maxmemory-policy", "noeviction", "--logfile", str(self.dir / "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port, socket_timeout=0.5)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return self
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProc]:
+    server = RedisProc(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def rdb(redis_server: RedisProc) -> Iterator[redis.Redis]:
+    """A plain client on the session server, flushed before the test."""
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def moderator() -> Moderator:
+    """The shipped lexicon and policy, no model: the pipeline the service runs by default."""
+    return load_moderator(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+def make_settings(redis_url: str, data_dir: Path, **over: Any) -> Settings:
+    base: dict[str, Any] = dict(redis_url=redis_url, data_dir=data_dir, sealer_enabled=False,
+                                model="none", workers=1)
+    base.update(over)
+    return Settings(**base)
+
+
+@pytest.fixture(scope="session")
+def app_client(redis_server: RedisProc, moderator: Moderator,
+               data_dir: Path) -> Iterator[TestClient]:
+    """One app for the whole session (sealer off: audit tests run it explicitly)."""
+    app = create_app(make_settings(redis_server.url, data_dir), moderator)
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def client(app_client: TestClient, rdb: redis.Redis) -> TestClient:
+    """The shared app on a flushed Redis, with no remembered keys and no cookies."""
+    app_client.app.state.app_state.known_keys.clear()
+    app_client.cookies.clear()
+    return app_client
+
+
+@pytest.fixture
+def call(client: TestClient) -> Callable[..., Any]:
+    """Run a coroutine function in the app's event loop (to use its stores directly)."""
+
+    def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return client.portal.call(lambda: fn(*args, **kwargs))
+
+    return run
+
+
+@pytest.fixture
+def state(client: TestClient) -> Any:
+    return client.app.state.app_state
+
+
+@pytest.fixture
+def new_key(call: Callable[..., Any], state: Any) -> Callable[..., str]:
+    def make(client_name: str = "portal-a", **kw: Any) -> str:
+        key, _ = call(state.apikeys.create, client_name, **kw)
+        return key
+
+    return make
+
+
+@pytest.fixture
+def api_key(new_key: Callable[..., str]) -> str:
+    return new_key("portal-a")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

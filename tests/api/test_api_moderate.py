@@ -1,0 +1,125 @@
+"""POST /v1/moderate end to end against the real Redis fixture: decisions, items,
+idempotency on data_id, publication per channel."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from api.store import keys
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+CASES = [
+    # (channel, content, decision, status, publish)
+    ("comment", "小区门口的路灯坏了好几天，希望有关部门尽快修理。", "pass", "passed", True),
+    ("comment", "我要投诉拆迁办，补偿款三年没有到位，强烈要求上访。", "pass", "passed", True),
+    ("comment", "出售冰毒，量大从优", "block", "blocked", False),
+    ("post", "代开发票，各种普票专票", "block", "blocked", False),
+    ("comment", "我的身份证号是110101199003074514，请帮我查询", "review", "pending", True),
+    ("post", "我的身份证号是110101199003074514，请帮我查询", "review", "pending", False),
+]
+
+
+@pytest.mark.parametrize(("channel", "content", "decision", "status", "publish"), CASES)
+def test_decision_is_stored_as_item(client, api_key, rdb, channel, content, decision, status,
+                                    publish):
+    r = client.post("/v1/moderate", headers=bearer(api_key),
+                    json={"data_id": "d-1", "channel": channel, "content": content})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["decision"], body["status"], body["publish"]) == (decision, status, publish)
+    assert body["item_id"].startswith("it_") and body["request_id"]
+    assert body["duplicate"] is False and body["degraded"] is False
+    stored = rdb.hgetall(keys.item("portal-a", "d-1"))
+    assert stored["status"] == status and stored["item_id"] == body["item_id"]
+    assert json.loads(stored["request"])["content"] == content
+    pending = rdb.zrange(keys.PENDING_QUEUE, 0, -1)
+    assert pending == ([body["item_id"]] if status == "pending" else [])
+    ttl = rdb.ttl(keys.item("portal-a", "d-1"))
+    assert (ttl == -1) if status == "pending" else (29 * 86400 < ttl <= 30 * 86400)
+
+
+def test_pii_is_masked_in_the_answer(client, api_key):
+    r = client.post("/v1/moderate", headers=bearer(api_key), json={
+        "data_id": "pii-1", "channel": "comment", "title": "联系我",
+        "content": "有事打我电话13912345678"})
+    body = r.json()
+    assert body["masked_text"] == "有事打我电话139****5678"
+    assert [(p["type"], p["start"], p["end"]) for p in body["pii"]] == [("mobile", 6, 17)]
+
+
+def test_same_data_id_same_content_returns_the_stored_decision(client, api_key, rdb):
+    req = {"data_id": "same-1", "channel": "comment", "content": "出售冰毒", "title": "标题"}
+    first = client.post("/v1/moderate", headers=bearer(api_key), json=req).json()
+    second = client.post("/v1/moderate", headers=bearer(api_key), json=req).json()
+    assert second["item_id"] == first["item_id"] and second["duplicate"] is True
+    assert second["decision"] == first["decision"] == "block"
+    assert second["request_id"] != first["request_id"]
+    events = [json.loads(e[1]["e"])["action"] for e in rdb.xrange(keys.AUDIT_STREAM)]
+    assert events == ["apikey.created", "item.created", "item.decided"]
+
+
+@pytest.mark.parametrize("change", [
+    {"content": "出售冰毒！"}, {"title": "另一个标题"}, {"title": None}, {"channel": "post"},
+])
+def test_same_data_id_other_content_is_409(client, api_key, change):
+    req = {"data_id": "conf-1", "channel": "comment", "content": "出售冰毒", "title": "标题"}
+    assert client.post("/v1/moderate", headers=bearer(api_key), json=req).status_code == 200
+    r = client.post("/v1/moderate", headers=bearer(api_key), json={**req, **change})
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "data_id_conflict"
+
+
+def test_data_id_is_scoped_per_client(client, new_key):
+    a, b = new_key("portal-a"), new_key("portal-b")
+    ra = client.post("/v1/moderate", headers=bearer(a),
+                     json={"data_id": "x", "channel": "comment", "content": "出售冰毒"})
+    rb = client.post("/v1/moderate", headers=bearer(b),
+                     json={"data_id": "x", "channel": "comment", "content": "路灯坏了"})
+    assert ra.status_code == rb.status_code == 200
+    assert ra.json()["item_id"] != rb.json()["item_id"]
+    assert client.get("/v1/items/x", headers=bearer(a)).json()["decision"]["decision"] == "block"
+    assert client.get("/v1/items/x", headers=bearer(b)).json()["decision"]["decision"] == "pass"
+
+
+def test_concurrent_requests_with_one_data_id_give_one_item(client, api_key, rdb):
+    req = {"data_id": "race-1", "channel": "post", "content": "身份证110101199003074514"}
+
+    def send(_: int) -> dict:
+        return client.post("/v1/moderate", headers=bearer(api_key), json=req).json()
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(send, range(16)))
+    assert len({a["item_id"] for a in answers}) == 1
+    assert sum(not a["duplicate"] for a in answers) == 1
+    assert rdb.zcard(keys.PENDING_QUEUE) == 1
+
+
+def test_get_item_shows_status_and_history(client, api_key):
+    client.post("/v1/moderate", headers=bearer(api_key),
+                json={"data_id": "g-1", "channel": "post", "content": "身份证110101199003074514"})
+    r = client.get("/v1/items/g-1", headers=bearer(api_key))
+    assert r.status_code == 200
+    item = r.json()
+    assert item["status"] == "pending" and item["verdict"] is None
+    assert item["decision"]["decision"] == "review"
+    assert [h["status"] for h in item["history"]] == ["pending"]
+    assert "content" not in item
+
+
+def test_get_item_of_unknown_data_id_is_404(client, api_key):
+    r = client.get("/v1/items/nope", headers=bearer(api_key))
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_expired_item_frees_its_data_id(client, api_key, rdb):
+    req = {"data_id": "exp-1", "channel": "comment", "content": "路灯坏了"}
+    client.post("/v1/moderate", headers=bearer(api_key), json=req)
+    rdb.delete(keys.item("portal-a", "exp-1"))  # what EXPIRE does after item_ttl_days
+    r = client.post("/v1/moderate", headers=bearer(api_key), json={**req, "content": "新内容"})
+    assert r.status_code == 200 and r.json()["duplicate"] is False
