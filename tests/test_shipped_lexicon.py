@@ -233,6 +233,7 @@ VIOLATIONS = [
     ("高清无码，点击下载", "block", "pornography", "高清无码", "高清无码"),
     ("壹夜情交友平台", "review", "pornography", "一夜情", "壹夜情"),
     ("谁有黄片分享一下", "review", "pornography", "黄片", "黄片"),
+    ("美女裸 liao，私我", "block", "pornography", "裸liao", "裸 liao"),
     # fraud
     ("代開發票，各行业均可", "block", "fraud", "代开发票", "代開發票"),
     (_ZWSP_INVOICE + "，税点低", "block", "fraud", "代开发票", _ZWSP_INVOICE),
@@ -246,6 +247,7 @@ VIOLATIONS = [
     # advertising
     ("想了解的加 微 信 abc123", "review", "advertising", "加微信", "加 微 信"),
     ("加ｖ看更多精彩", "block", "advertising", "加v看", "加ｖ看"),
+    ("有意者加Ｖ：abc123", "review", "advertising", "加v", "加Ｖ"),
     ("有偿删帖，负面新闻快速处理", "block", "advertising", "有偿删帖", "有偿删帖"),
     ("在家躺着日賺千元，宝妈首选", "block", "advertising", "日赚千元", "日賺千元"),
     ("专业讨债，不成功不收费", "block", "advertising", "专业讨债", "专业讨债"),
@@ -271,6 +273,7 @@ VIOLATIONS = [
     ("你就是个傻💩逼", "block", "abuse", "傻逼", "傻💩逼"),
     ("你就是个ＳＢ", "review", "abuse", "sb", "ＳＢ"),
     ("这个王八蛋又来了", "review", "abuse", "王八蛋", "王八蛋"),
+    ("CNM，什么破游戏", "review", "abuse", "cnm", "CNM"),
     # discrimination
     ("滚回非洲去吧黑鬼", "block", "discrimination", "黑鬼", "黑鬼"),
     ("死基佬离我远点", "block", "discrimination", "死基佬", "死基佬"),
@@ -336,6 +339,8 @@ ALLOWED = [
     ("智障人士就业补贴", "智障"),
     ("残废军人抚恤标准", "残废"),
     ("印度支那半岛的地理", "支那"),
+    ("密支那战役纪念馆", "支那"),
+    ("建议增加VIP通道", "加v"),
 ]
 
 
@@ -385,6 +390,8 @@ WORD_MODE = [
     ("为老年人和女性服务", "性服务", False),
     ("找人代考", "代考", True),
     ("代考试报名", "代考", False),
+    ("cnm，什么破游戏", "cnm", True),
+    ("cnmc公司的年报", "cnm", False),
 ]
 
 
