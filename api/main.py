@@ -35,7 +35,8 @@ def create_app(settings: Settings | None = None, moderator: Moderator | None = N
         raise RuntimeError("REDIS_URL is not set; start the service with `moderation serve`.")
     if moderator is None:
         configure_logging()
-        moderator = load_moderator(settings.lexicon, settings.policy, settings.model_arg)
+        moderator = load_moderator(settings.lexicon, settings.policy, settings.model_arg,
+                                   model_threads=settings.model_threads)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
         "default", validation_alias=AliasChoices("model", "MODERATION_MODEL")
     )
 
+    model_threads: int | None = Field(None, ge=1)
+
     redis_url: str | None = Field(None, validation_alias=AliasChoices("redis_url", "REDIS_URL"))
     redis_password_file: Path | None = None
     redis_socket_timeout: float = Field(0.5, gt=0)

@@ -1,0 +1,442 @@
+"""Service subcommands: `serve`, `apikey`, `user`, `audit`, `backup`.
+
+`register(subparsers)` is called by `moderation/cli.py`. The service (FastAPI, Redis) is
+imported lazily INSIDE the handlers, so `moderation check` stays light. Every flag also
+reads `MODERATION_<FLAG>`; `REDIS_URL` names an existing Redis, otherwise the embedded one
+of `--data-dir` is used: the running service's when there is one, else one started for
+the command and stopped after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from api.settings import Settings
+
+EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
+ROLES = ("reviewer", "senior", "admin")
+
+
+def _env(flag: str, default: Any = None) -> Any:
+    return os.environ.get("MODERATION_" + flag.upper().replace("-", "_"), default)
+
+
+def _fail(message: str) -> int:
+    print(f"moderation: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _add_store_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="data directory of the embedded Redis and the audit archive "
+                        "(env MODERATION_DATA_DIR, default ./var); REDIS_URL overrides Redis")
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    """Settings from the environment, with the flags that were given on top."""
+    from api.settings import Settings
+
+    given = {k: v for k, v in extra.items() if v is not None}
+    if getattr(args, "data_dir", None) is not None:
+        given["data_dir"] = Path(args.data_dir)
+    return Settings(**given)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        return "cli"
+
+
+@contextlib.contextmanager
+def _redis(settings: Settings) -> Iterator[tuple[str, Path | None]]:
+    """(url, password file) of the Redis to use; an embedded one is started if none runs."""
+    if settings.redis_url:
+        yield settings.redis_url, settings.redis_password_file
+        return
+    from api.redis_server import EmbeddedRedis
+
+    server = EmbeddedRedis(settings.data_dir, appendfsync=settings.redis_appendfsync)
+    if not server.running():
+        server.start(own=False)
+    try:
+        yield server.url, server.password_file
+    finally:
+        server.stop()
+
+
+def _run_async(settings: Settings, fn: Callable[[Any], Any]) -> Any:
+    """Run `fn(redis_client)` (a coroutine function) against the configured Redis."""
+    import asyncio
+
+    from api.store.connection import connect
+
+    with _redis(settings) as (url, pw_file):
+        async def main() -> Any:
+            r = connect(url, timeout=max(settings.redis_socket_timeout, 5.0),
+                        password_file=pw_file)
+            try:
+                return await fn(r)
+            finally:
+                await r.aclose()
+
+        return asyncio.run(main())
+
+
+def _guard(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn the service's typed errors into one sentence on stderr and exit 2."""
+
+    def wrapped(args: argparse.Namespace) -> int:
+        from pydantic import ValidationError
+
+        from api.redis_server import RedisServerError
+        from api.store.connection import UNREACHABLE, UnsafeServer
+        from api.store.errors import StoreError
+
+        try:
+            return handler(args)
+        except (RedisServerError, UnsafeServer) as exc:
+            return _fail(str(exc))
+        except StoreError as exc:
+            return _fail(exc.message)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            return _fail(f"invalid setting {'.'.join(map(str, err['loc']))}: {err['msg']}")
+        except UNREACHABLE as exc:
+            return _fail(f"Redis is unreachable ({type(exc).__name__}); check REDIS_URL or "
+                         "--data-dir.")
+
+    return wrapped
+
+
+# -- serve ------------------------------------------------------------------------------
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    import uvicorn
+
+    from api.redis_server import EmbeddedRedis
+    from api.store.connection import check_server, connect
+    from moderation.errors import ModerationError
+    from moderation.pipeline import load_moderator
+
+    model = "none" if args.no_model else args.model
+    settings = _settings(args, host=args.host, port=args.port, workers=args.workers,
+                         lexicon=args.lexicon, policy=args.policy, model=model,
+                         model_threads=args.model_threads)
+    try:  # fail at start-up, not per request
+        moderator = load_moderator(settings.lexicon, settings.policy, settings.model_arg,
+                                   model_threads=settings.model_threads)
+    except ModerationError as exc:
+        return _fail(exc.message)
+
+    server = None
+    url, pw_file = settings.redis_url, settings.redis_password_file
+    if not url:
+        server = EmbeddedRedis(settings.data_dir, appendfsync=settings.redis_appendfsync)
+        if server.owner_alive() and server.running():
+            return _fail(f"another `moderation serve` owns {server.dir}; use another "
+                         "--data-dir, or REDIS_URL to share one Redis between services.")
+        server.start(own=True)
+        url, pw_file = server.url, server.password_file
+    try:
+        async def check() -> list[str]:
+            r = connect(url, timeout=max(settings.redis_socket_timeout, 2.0),
+                        password_file=pw_file)
+            try:
+                await r.ping()
+                return await check_server(r)
+            finally:
+                await r.aclose()
+
+        for warning in asyncio.run(check()):
+            print(f"moderation: warning: {warning}", file=sys.stderr)
+
+        env = {"REDIS_URL": url, "MODERATION_DATA_DIR": str(settings.data_dir.resolve()),
+               "MODERATION_MODEL": settings.model or "none"}
+        if pw_file:
+            env["MODERATION_REDIS_PASSWORD_FILE"] = str(pw_file)
+        for name in ("lexicon", "policy", "model_threads"):
+            value = getattr(settings, name)
+            if value is not None:
+                env["MODERATION_" + name.upper()] = str(value)
+        os.environ.update(env)
+        if settings.workers > 1:
+            prom = settings.data_dir.resolve() / "prometheus"
+            shutil.rmtree(prom, ignore_errors=True)
+            prom.mkdir(parents=True)
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(prom)
+        where = f"embedded in {server.dir}" if server else "at REDIS_URL"
+        print(f"moderation: serving on http://{settings.host}:{settings.port} with "
+              f"{settings.workers} worker(s); Redis {where}", file=sys.stderr)
+        common = dict(host=settings.host, port=settings.port, access_log=False,
+                      loop="uvloop", http="httptools", log_level="warning",
+                      timeout_graceful_shutdown=10)
+        if settings.workers == 1:
+            from api.main import create_app
+            from api.settings import Settings
+
+            uvicorn.run(create_app(Settings(), moderator), **common)
+        else:
+            uvicorn.run("api.main:create_app", factory=True, workers=settings.workers, **common)
+        return EXIT_OK
+    finally:
+        if server is not None:
+            server.stop()
+
+
+# -- apikey -----------------------------------------------------------------------------
+
+
+def _cmd_apikey_create(args: argparse.Namespace) -> int:
+    from api.store.apikeys import ApiKeyStore
+
+    settings = _settings(args)
+
+    async def go(r: Any) -> Any:
+        return await ApiKeyStore(r, default_rate=settings.rate_limit_per_s).create(
+            args.client, actor=_actor(), rate_limit=args.rate_limit)
+
+    key, rec = _run_async(settings, go)
+    print(key)
+    print(f"created API key {rec.id} for client {rec.client}; it is shown only once, "
+          "store it now", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_apikey_list(args: argparse.Namespace) -> int:
+    from api.store.apikeys import ApiKeyStore
+
+    settings = _settings(args)
+    recs = _run_async(settings, lambda r: ApiKeyStore(r, default_rate=1).list())
+    for rec in recs:
+        print(json.dumps(rec.to_dict(), ensure_ascii=False))
+    return EXIT_OK
+
+
+def _cmd_apikey_revoke(args: argparse.Namespace) -> int:
+    from api.store.apikeys import ApiKeyStore
+
+    settings = _settings(args)
+    rec = _run_async(settings, lambda r: ApiKeyStore(r, default_rate=1).revoke(
+        args.id, actor=_actor()))
+    print(f"revoked API key {rec.id} of client {rec.client}", file=sys.stderr)
+    return EXIT_OK
+
+
+# -- user -------------------------------------------------------------------------------
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        return None
+    return first
+
+
+def _cmd_user_create(args: argparse.Namespace) -> int:
+    from api.store.statuses import Role
+    from api.store.users import UserStore
+
+    password = _read_password(args)
+    if password is None:
+        return _fail("the two passwords differ")
+    settings = _settings(args)
+    user = _run_async(settings, lambda r: UserStore(r).create(
+        args.name, Role(args.role), password, actor=_actor()))
+    print(f"created user {user.username} with role {user.role.value}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_user_list(args: argparse.Namespace) -> int:
+    from api.store.users import UserStore
+
+    for user in _run_async(_settings(args), lambda r: UserStore(r).list()):
+        print(json.dumps(user.to_dict(), ensure_ascii=False))
+    return EXIT_OK
+
+
+def _cmd_user_update(args: argparse.Namespace) -> int:
+    from api.store.statuses import Role
+    from api.store.users import UserStore
+
+    password = _read_password(args) if args.password or args.password_stdin else None
+    if (args.password or args.password_stdin) and password is None:
+        return _fail("the two passwords differ")
+    disabled = True if args.disable else (False if args.enable else None)
+    role = Role(args.role) if args.role else None
+    user = _run_async(_settings(args), lambda r: UserStore(r).update(
+        args.name, role=role, disabled=disabled, password=password, actor=_actor()))
+    print(json.dumps(user.to_dict(), ensure_ascii=False))
+    return EXIT_OK
+
+
+# -- audit ------------------------------------------------------------------------------
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from api.store.verify import verify
+
+    settings = _settings(args)
+    report = _run_async(settings, lambda r: verify(r, settings.audit_path))
+    print(json.dumps(report.to_dict(), ensure_ascii=False))
+    if report.first_break is not None:
+        b = report.first_break
+        print(f"moderation: audit chain broken at event {b.id} ({b.where}): {b.reason}",
+              file=sys.stderr)
+        return EXIT_FOUND
+    print(f"audit chain holds: {report.archived} archived, {report.sealed_in_redis} sealed in "
+          f"Redis, {report.unsealed} not yet sealed", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_audit_export(args: argparse.Namespace) -> int:
+    from api.store.verify import export
+
+    settings = _settings(args)
+    n = _run_async(settings, lambda r: export(r, settings.audit_path, Path(args.file)))
+    print(f"wrote {n} audit events to {args.file}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_audit_seal(args: argparse.Namespace) -> int:
+    from api.store.sealer import Sealer
+
+    settings = _settings(args)
+
+    async def go(r: Any) -> int:
+        sealer = Sealer(r, settings.audit_path, tail_keep=settings.audit_redis_tail,
+                        retention_days=settings.retention_days)
+        try:
+            return await sealer.run_once()
+        finally:
+            await sealer.release()
+
+    n = _run_async(settings, go)
+    print(f"sealed {n} audit events", file=sys.stderr)
+    return EXIT_OK
+
+
+# -- backup -----------------------------------------------------------------------------
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    out = Path(args.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cli = shutil.which("redis-cli")
+    if cli is None:
+        return _fail("redis-cli is not installed; run `scripts/install.sh`.")
+    with _redis(settings) as (url, pw_file):
+        env = dict(os.environ)
+        if url.startswith("unix://"):
+            target = ["-s", url.removeprefix("unix://").split("?")[0]]
+        else:
+            target = ["-u", url]
+        if pw_file:
+            env["REDISCLI_AUTH"] = pw_file.read_text().strip()
+        proc = subprocess.run([cli, *target, "--no-auth-warning", "--rdb",
+                               str(out / "dump.rdb")], env=env, capture_output=True, text=True,
+                              timeout=3600)
+        if proc.returncode != 0:
+            return _fail(f"redis-cli --rdb failed: {proc.stderr.strip() or proc.stdout.strip()}")
+    audit_src = settings.audit_path
+    if audit_src.exists():
+        shutil.copytree(audit_src, out / "audit", dirs_exist_ok=True)
+    manifest = {"created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "rdb": "dump.rdb", "audit": "audit/" if audit_src.exists() else None}
+    (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"backup written to {out} (dump.rdb + audit segments)", file=sys.stderr)
+    return EXIT_OK
+
+
+# -- registration -----------------------------------------------------------------------
+
+
+def register(sub: Any) -> None:
+    """Add `serve`, `apikey`, `user`, `audit` and `backup` to the `moderation` command."""
+    from moderation.cli import add_pipeline_options
+
+    serve = sub.add_parser("serve", help="run the HTTP API (embedded Redis unless REDIS_URL)")
+    serve.add_argument("--host", default=_env("host"), help="env MODERATION_HOST (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=_env("port"), help="env MODERATION_PORT "
+                       "(8000)")
+    serve.add_argument("--workers", type=int, default=_env("workers"),
+                       help="worker processes (env MODERATION_WORKERS, default: CPU cores)")
+    _add_store_options(serve)
+    add_pipeline_options(serve)
+    serve.set_defaults(func=_guard(_cmd_serve))
+
+    apikey = sub.add_parser("apikey", help="API keys of portal clients")
+    asub = apikey.add_subparsers(dest="apikey_command", required=True)
+    p = asub.add_parser("create", help="create a key for CLIENT; prints ONLY the key")
+    p.add_argument("client", metavar="CLIENT")
+    p.add_argument("--rate-limit", type=int, default=None, help="items per second")
+    _add_store_options(p)
+    p.set_defaults(func=_guard(_cmd_apikey_create))
+    p = asub.add_parser("list", help="list keys (JSON lines, no secrets)")
+    _add_store_options(p)
+    p.set_defaults(func=_guard(_cmd_apikey_list))
+    p = asub.add_parser("revoke", help="revoke the key with that ID")
+    p.add_argument("id", metavar="ID")
+    _add_store_options(p)
+    p.set_defaults(func=_guard(_cmd_apikey_revoke))
+
+    user = sub.add_parser("user", help="reviewer, senior and admin accounts")
+    usub = user.add_subparsers(dest="user_command", required=True)
+    p = usub.add_parser("create", help="create an account (password prompted or from stdin)")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from the first line of standard input")
+    _add_store_options(p)
+    p.set_defaults(func=_guard(_cmd_user_create))
+    p = usub.add_parser("list", help="list accounts (JSON lines)")
+    _add_store_options(p)
+    p.set_defaults(func=_guard(_cmd_user_list))
+    p = usub.add_parser("update", help="change role, disable/enable, or set a new password")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--role", choices=ROLES)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--disable", action="store_true")
+    g.add_argument("--enable", action="store_true")
+    p.add_argument("--password", action="store_true", help="prompt for a new password")
+    p.add_argument("--password-stdin", action="store_true")
+    _add_store_options(p)
+    p.set_defaults(func=_guard(_cmd_user_update))
+
+    audit = sub.add_parser("audit", help="the audit log")
+    ausub = audit.add_subparsers(dest="audit_command", required=True)
+    p = ausub.add_parser("verify", help="recompute the chain; exit 1 naming the first break")
+    _add_store_options(p)
+    p.set_defaults(func=_guard(_cmd_audit_verify))
+    p = ausub.add_parser("export", help="write every event as JSONL to FILE")
+    p.add_argument("file", metavar="FILE")
+    _add_store_options(p)
+    p.set_defaults(func=_guard(_cmd_audit_export))
+    p = ausub.add_parser("seal", help="run one sealer pass now (the service does this itself)")
+    _add_store_options(p)
+    p.set_defaults(func=_guard(_cmd_audit_seal))
+
+    backup = sub.add_parser("backup", help="write a consistent RDB snapshot and the audit "
+                            "archive to DIR")
+    backup.add_argument("dir", metavar="DIR")
+    _add_store_options(backup)
+    backup.set_defaults(func=_guard(_cmd_backup))
