@@ -65,17 +65,7 @@ def find_pii(text: str, field: str = "content") -> list[PiiFinding]:
     """Every piece of personal information in `text`, non-overlapping, sorted by start."""
     if not _r.TRIGGER.search(text):
         return []
-    folded = fold_width(text)
-    cands: list[Candidate] = list(_r.numeric_candidates(folded))
-    if "@" in folded:
-        cands.extend(_r.email_candidates(folded))
-    if ":" in folded:
-        cands.extend(_r.ipv6_candidates(folded))
-    if "." in folded:
-        cands.extend(_r.ipv4_candidates(folded))
-    cands.extend(_r.uscc_candidates(folded))
-    cands.extend(_r.passport_candidates(folded))
-    cands.extend(_r.plate_candidates(folded))
+    folded, cands = _r.candidates(text)
     return [
         PiiFinding(
             field=field,

@@ -113,7 +113,21 @@ def uscc_valid(value: str) -> bool:
         return False
     if not value[2:8].isdigit() or value[2] not in "12345678":
         return False
-    return uscc_check_char(value[:17]) == value[17]
+    if uscc_check_char(value[:17]) != value[17]:
+        return False
+    # An all-digit code is where order numbers and ID-like runs collide with USCCs (1 in 31
+    # passes by chance); there the embedded GB 11714 organization code must check out too.
+    return not value.isdigit() or org_code_valid(value[8:17])
+
+
+_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def org_code_valid(code: str) -> bool:
+    """GB 11714 organization code: 8 digits/letters and a mod-11 check (`X` for 10)."""
+    total = sum(int(c, 36) * w for c, w in zip(code[:8], _ORG_WEIGHTS, strict=True))
+    check = (11 - total % 11) % 11
+    return code[8] == ("X" if check == 10 else str(check))
 
 
 def landline_area(digits: str) -> int:

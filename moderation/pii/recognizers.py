@@ -28,6 +28,22 @@ _NEEDS_FOLD = re.compile("[\uff01-\uff5e\u3000\u00a0\u2010-\u2014\u2212]")
 # Nothing can be found in a text without a digit or an `@`: the common case returns here.
 TRIGGER = re.compile("[0-9@\uff10-\uff19\uff20]")
 
+# A chunk: a maximal stretch of the characters any PII value is written with (spaces and
+# separators inside), in ASCII or full width. Chunks are few and short in ordinary Chinese
+# text, so the type patterns run only over chunks long enough to hold a value, and the text
+# is width-folded only when a chunk has a full-width character: that keeps a comment with a
+# few numbers in it ("2023年11月25日") at a few microseconds. The class is closed under
+# folding, so chunk spans are the same before and after it.
+_FULL_ALNUM = "\uff10-\uff19\uff21-\uff3a\uff41-\uff5a"
+_START = (
+    "0-9A-Za-z@:.+(\\-_%"
+    + _FULL_ALNUM
+    + "\uff20\uff1a\uff0e\uff0b\uff08\uff0d\uff3f\uff05\u2010-\u2014\u2212"
+)
+_MORE = _START + ")\uff09\u00b7\u2022\u30fb \u3000\u00a0"
+_CHUNK = re.compile(f"[{_START}][{_MORE}]{{2,}}")
+_PROVINCE_SET = frozenset("京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼")
+
 
 def fold_width(text: str) -> str:
     """Full-width digits, letters and punctuation to ASCII, one code point for one."""
@@ -66,8 +82,7 @@ _NUMERIC = re.compile(
     + r"|(?P<landg>(?:\(0\d{2,3}\)[ -]?|0\d{2,3}[ -])\d{3,4}[ -]?\d{4})"
     # a bare run: ID (15/18), bank card, landline written without separators
     + r"|(?P<bare>\d{17}[Xx]|\d{11,19})"
-    + r")"
-    + _E
+    + r")(?![0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a])"  # also unfolded ones
 )
 
 _EMAIL = re.compile(
@@ -87,11 +102,9 @@ _IPV6 = re.compile(
 
 # PRC passports: E + 8 digits, E + letter + 7 digits (e-passports since 2012), G + 8 digits
 # (older ordinary), DE / SE / PE + 7 digits (diplomatic, service, public affairs).
-_PASSPORT = re.compile(
-    _B + r"(?:[EG]\d{8}|E[A-HJ-NP-Z]\d{7}|[DSP]E\d{7})" + _E
-)
+_PASSPORT = re.compile(_B + r"(?:[EG]\d{8}|E[A-HJ-NP-Z]\d{7}|[DSP]E\d{7})" + _E)
 
-_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_PROVINCES = "".join(sorted(_PROVINCE_SET))
 _PLATE_CHAR = "A-HJ-NP-Z0-9"  # plates never use I or O
 _PLATE = re.compile(
     rf"[{_PROVINCES}][A-HJ-NP-Z][·•・.\- ]?"
@@ -99,17 +112,16 @@ _PLATE = re.compile(
     # new energy: small cars D/F + 5 (letter or digit, then 4 digits), large cars 5 digits + D/F
     rf"[DF][{_PLATE_CHAR}]\d{{4}}|\d{{5}}[DF]"
     # ordinary: 5 letters/digits, or 4 + a use character (学 driving school, 警 police, ...)
-    rf"|[{_PLATE_CHAR}]{{5}}|[{_PLATE_CHAR}]{{4}}[挂学警港澳领]"
-    r")"
-    + _E
+    rf"|[{_PLATE_CHAR}]{{5}}|[{_PLATE_CHAR}]{{4}}[挂学警港澳领]" + rf")(?![0-9A-Za-z{_FULL_ALNUM}])"
+    # the plate window reaches past its chunk, where the text may not be folded
 )
 
 _USCC = re.compile(_B + r"[0-9A-HJ-NPQRTUWXY]{18}" + _E)
 
 
-def numeric_candidates(folded: str) -> Iterator[Candidate]:
+def numeric_candidates(folded: str, lo: int, hi: int) -> Iterator[Candidate]:
     """Classify each numeric run as the most specific type it can be (see `resolve`)."""
-    for m in _NUMERIC.finditer(folded):
+    for m in _NUMERIC.finditer(folded, lo, hi):
         kind = m.lastgroup
         start, end = m.span()
         raw = m.group()
@@ -166,15 +178,15 @@ def _bare(digits: str, start: int, end: int) -> Iterator[Candidate]:
         yield Candidate("bank_card", start, end, True, 0, n, 4, 4)
 
 
-def uscc_candidates(folded: str) -> Iterator[Candidate]:
+def uscc_candidates(folded: str, lo: int, hi: int) -> Iterator[Candidate]:
     """Unified social credit codes; only those whose GB 32100 check character matches."""
-    for m in _USCC.finditer(folded):
+    for m in _USCC.finditer(folded, lo, hi):
         if checks.uscc_valid(m.group()):
             yield Candidate("uscc", m.start(), m.end(), True, 0, 18, 6, 4)
 
 
-def email_candidates(folded: str) -> Iterator[Candidate]:
-    for m in _EMAIL.finditer(folded):
+def email_candidates(folded: str, lo: int, hi: int) -> Iterator[Candidate]:
+    for m in _EMAIL.finditer(folded, lo, hi):
         local = m.group("local")
         if ".." in local:
             continue
@@ -182,16 +194,16 @@ def email_candidates(folded: str) -> Iterator[Candidate]:
         yield Candidate("email", m.start(), m.end(), True, 0, core_end, 1, 0)
 
 
-def ipv4_candidates(folded: str) -> Iterator[Candidate]:
-    for m in _IPV4.finditer(folded):
+def ipv4_candidates(folded: str, lo: int, hi: int) -> Iterator[Candidate]:
+    for m in _IPV4.finditer(folded, lo, hi):
         raw = m.group()
         if checks.ipv4_ok(raw):
             second_dot = raw.index(".", raw.index(".") + 1) + 1
             yield Candidate("ipv4", m.start(), m.end(), True, second_dot, len(raw), 0, 0)
 
 
-def ipv6_candidates(folded: str) -> Iterator[Candidate]:
-    for m in _IPV6.finditer(folded):
+def ipv6_candidates(folded: str, lo: int, hi: int) -> Iterator[Candidate]:
+    for m in _IPV6.finditer(folded, lo, hi):
         raw = m.group()
         # times (12:30:45) and bare `::` are not addresses; ipaddress does the real parse
         if not any(c.isdigit() for c in raw):
@@ -204,13 +216,13 @@ def ipv6_candidates(folded: str) -> Iterator[Candidate]:
         yield Candidate("ipv6", m.start(), m.end(), True, second_colon, len(raw), 0, 0)
 
 
-def passport_candidates(folded: str) -> Iterator[Candidate]:
-    for m in _PASSPORT.finditer(folded):
+def passport_candidates(folded: str, lo: int, hi: int) -> Iterator[Candidate]:
+    for m in _PASSPORT.finditer(folded, lo, hi):
         yield Candidate("passport", m.start(), m.end(), True, 0, m.end() - m.start(), 1, 3)
 
 
-def plate_candidates(folded: str) -> Iterator[Candidate]:
-    for m in _PLATE.finditer(folded):
+def plate_candidates(folded: str, lo: int, hi: int) -> Iterator[Candidate]:
+    for m in _PLATE.finditer(folded, lo, hi):
         raw = m.group()
         tail = raw[2:].lstrip("·•・.- ")
         # an ordinary plate has at most two letters in its five characters (京A12345,
@@ -218,3 +230,37 @@ def plate_candidates(folded: str) -> Iterator[Candidate]:
         if len(tail) == 5 and sum(c.isdigit() for c in tail) < 3:
             continue
         yield Candidate("license_plate", m.start(), m.end(), True, 1, len(raw), 1, 2)
+
+
+def candidates(text: str) -> tuple[str, list[Candidate]]:
+    """The width-folded text and every candidate in it.
+
+    A type's pattern runs only on chunks where it could match. Lookbehinds see before a
+    chunk, and the character after a chunk is never a letter, digit, `.`, `:` or `-`, so a
+    pattern run on a chunk gives the same matches as run on the whole text.
+    """
+    spans = [m.span() for m in _CHUNK.finditer(text)]
+    if not spans:
+        return text, []
+    folded = text
+    if any(_NEEDS_FOLD.search(text, lo, hi) for lo, hi in spans):
+        folded = text.translate(_FOLD)
+    found: list[Candidate] = []
+    for lo, hi in spans:
+        chunk = folded[lo:hi]
+        n = hi - lo
+        if n >= 11:
+            found.extend(numeric_candidates(folded, lo, hi))
+        if "@" in chunk:
+            found.extend(email_candidates(folded, lo, hi))
+        if n >= 7 and "." in chunk:
+            found.extend(ipv4_candidates(folded, lo, hi))
+        if chunk.count(":") >= 2:
+            found.extend(ipv6_candidates(folded, lo, hi))
+        if n >= 9:
+            found.extend(passport_candidates(folded, lo, hi))
+        if n >= 18:
+            found.extend(uscc_candidates(folded, lo, hi))
+        if n >= 5 and lo and folded[lo - 1] in _PROVINCE_SET:
+            found.extend(plate_candidates(folded, lo - 1, min(len(folded), hi + 2)))
+    return folded, found
