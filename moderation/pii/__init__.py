@@ -13,15 +13,24 @@ How it works (CONTRACTS.md, "Decisions"):
 - One run yields at most one finding. Among candidates that overlap, the winner is the
   validated one, then the longer span, then the type earlier in `PRECEDENCE`:
   cn_id_card > uscc > bank_card > mobile > landline > passport > license_plate > email >
-  ipv6 > ipv4. So an 18-digit run that passes GB 11643 is an ID card even if it also passes
-  Luhn; one that fails GB 11643 but passes Luhn (and a card issuer range) is a bank card; an
-  email `13912345678@qq.com` is one email, not a mobile.
+  ipv6 > ipv4. So an 18-char run that passes GB 11643 (check digit, real region, birth
+  date not in the future) is an ID card even if it also passes GB 32100 or Luhn; one that
+  fails GB 11643 but passes Luhn (and a card issuer range) is a bank card; a mistyped ID
+  that passes nothing else stays an unvalidated ID card; `13912345678@qq.com` is one email,
+  not a mobile; `::ffff:10.1.2.3` is one IPv6 address.
 - `validated: false` policy: a checksum failure is never `validated: true`. The only
   findings reported with `validated: false` are 18-char ID numbers whose region and birth
   date are real but whose check digit is wrong (a mistyped ID is still someone's ID, so it
   is masked). Every other type is reported only when all its checks pass: bank cards
-  failing Luhn, USCCs failing GB 32100, landlines without a real area code, IPs out of
-  range etc. are not reported at all (order and tracking numbers look just like them).
+  failing Luhn or outside card issuer ranges, USCCs failing GB 32100 (all-digit ones also
+  GB 11714), landlines without a real area code, out-of-range IPs are not reported at all:
+  order and tracking numbers look just like them.
+- Masked forms keep the span's length (`139****5678`, `+86 139-****-5678`,
+  `6222 **** **** 1234`, `110105********1234`, `z********@example.gov.cn`), so
+  `mask_text` returns a text of the same length with every offset unchanged.
+- Speed: a text without a digit or `@` returns after one regex search (under 1 µs); other
+  texts are cut into chunks of PII-like characters and only chunks long enough for a type
+  run that type's pattern (about 3 µs for an 80-character comment with a few numbers).
 """
 
 from __future__ import annotations

@@ -82,7 +82,8 @@ _NUMERIC = re.compile(
     + r"|(?P<landg>(?:\(0\d{2,3}\)[ -]?|0\d{2,3}[ -])\d{3,4}[ -]?\d{4})"
     # a bare run: ID (15/18), bank card, landline written without separators
     + r"|(?P<bare>\d{17}[Xx]|\d{11,19})"
-    + r")(?![0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a])"  # also unfolded ones
+    + r")"
+    + _E
 )
 
 _EMAIL = re.compile(
@@ -112,15 +113,17 @@ _PLATE = re.compile(
     # new energy: small cars D/F + 5 (letter or digit, then 4 digits), large cars 5 digits + D/F
     rf"[DF][{_PLATE_CHAR}]\d{{4}}|\d{{5}}[DF]"
     # ordinary: 5 letters/digits, or 4 + a use character (学 driving school, 警 police, ...)
-    rf"|[{_PLATE_CHAR}]{{5}}|[{_PLATE_CHAR}]{{4}}[挂学警港澳领]" + rf")(?![0-9A-Za-z{_FULL_ALNUM}])"
+    rf"|[{_PLATE_CHAR}]{{5}}|[{_PLATE_CHAR}]{{4}}[挂学警港澳领]"
     # the plate window reaches past its chunk, where the text may not be folded
+    rf")(?![0-9A-Za-z{_FULL_ALNUM}])"
 )
 
 _USCC = re.compile(_B + r"[0-9A-HJ-NPQRTUWXY]{18}" + _E)
 
 
 def numeric_candidates(folded: str, lo: int, hi: int) -> Iterator[Candidate]:
-    """Classify each numeric run as the most specific type it can be (see `resolve`)."""
+    """Candidates for each numeric run: every type whose checks it passes (an 18-digit run
+    may be both an ID card and a bank card); `find_pii` keeps the most specific one."""
     for m in _NUMERIC.finditer(folded, lo, hi):
         kind = m.lastgroup
         start, end = m.span()
@@ -226,7 +229,7 @@ def plate_candidates(folded: str, lo: int, hi: int) -> Iterator[Candidate]:
         raw = m.group()
         tail = raw[2:].lstrip("·•・.- ")
         # an ordinary plate has at most two letters in its five characters (京A12345,
-        # 沪AB123); `京ABCDE` is a word, not a plate
+        # 沪AB1234); `京ABCDE` is a word, not a plate
         if len(tail) == 5 and sum(c.isdigit() for c in tail) < 3:
             continue
         yield Candidate("license_plate", m.start(), m.end(), True, 1, len(raw), 1, 2)
