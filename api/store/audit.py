@@ -54,6 +54,7 @@ def event_json(
     action: str,
     target: str | None,
     versions: dict[str, Any] | None = None,
+    /,
     **details: Any,
 ) -> str:
     """The canonical JSON of one event (for Lua scripts that XADD it themselves)."""
@@ -77,6 +78,7 @@ def append(
     action: str,
     target: str | None,
     versions: dict[str, Any] | None = None,
+    /,
     **details: Any,
 ) -> None:
     """Queue an audit event on a MULTI pipeline, so it commits with the change it records.

@@ -105,6 +105,18 @@ def make_settings(redis_url: str, data_dir: Path, **over: Any) -> Settings:
     return Settings(**base)
 
 
+@pytest.fixture
+def settings_for(redis_server: RedisProc, tmp_path: Path) -> Callable[..., Settings]:
+    """Settings on the session Redis with a per-test data directory."""
+    return lambda **over: make_settings(redis_server.url, tmp_path / "data", **over)
+
+
+@pytest.fixture
+def new_app_client(moderator: Moderator) -> Callable[[Settings], TestClient]:
+    """A separate app (e.g. with the sealer on); use it as a context manager."""
+    return lambda settings: TestClient(create_app(settings, moderator))
+
+
 @pytest.fixture(scope="session")
 def app_client(redis_server: RedisProc, moderator: Moderator,
                data_dir: Path) -> Iterator[TestClient]:

@@ -1,0 +1,117 @@
+"""`moderation apikey|user|audit|serve|backup` run as a user would (subprocesses), against
+the session Redis (REDIS_URL) or an embedded redis-server in a temp data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from api.store import keys
+
+KEY_RE = re.compile(r"^pmk_[A-Za-z0-9_-]{43}$")
+
+
+def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
+        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items()
+            if not k.startswith("MODERATION_") and k != "REDIS_URL"}
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "moderation.cli", *args], input=stdin,
+                          capture_output=True, text=True, env=full, timeout=timeout)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def on_redis(redis_server, rdb, tmp_path) -> dict[str, str]:
+    return {"REDIS_URL": redis_server.url, "MODERATION_DATA_DIR": str(tmp_path)}
+
+
+def test_apikey_create_prints_only_the_key(client, on_redis):
+    proc = cli("apikey", "create", "portal-cli", env=on_redis)
+    assert proc.returncode == 0, proc.stderr
+    key = proc.stdout.strip()
+    assert KEY_RE.match(key) and proc.stdout == key + "\n"
+    assert "portal-cli" in proc.stderr and key not in proc.stderr
+    r = client.post("/v1/moderate", headers=bearer(key),
+                    json={"data_id": "c1", "channel": "comment", "content": "路灯坏了"})
+    assert r.status_code == 200
+    listed = [json.loads(x) for x in cli("apikey", "list", env=on_redis).stdout.splitlines()]
+    assert [k["client"] for k in listed] == ["portal-cli"]
+    assert key not in json.dumps(listed)
+    assert cli("apikey", "revoke", listed[0]["id"], env=on_redis).returncode == 0
+    r = client.post("/v1/moderate", headers=bearer(key),
+                    json={"data_id": "c2", "channel": "comment", "content": "路灯坏了"})
+    assert r.status_code == 401
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["apikey", "create", "bad name!"], "client name"),
+    (["apikey", "revoke", "k_nope"], "No API key"),
+])
+def test_bad_usage_is_one_sentence_and_exit_2(on_redis, args, fragment):
+    proc = cli(*args, env=on_redis)
+    assert proc.returncode == 2 and fragment in proc.stderr and proc.stdout == ""
+
+
+def test_user_create_from_stdin_then_login(client, on_redis):
+    proc = cli("user", "create", "wang.wei", "--role", "senior", "--password-stdin",
+               env=on_redis, stdin="correct horse battery\n")
+    assert proc.returncode == 0, proc.stderr
+    r = client.post("/v1/auth/login", json={"username": "wang.wei",
+                                            "password": "correct horse battery"})
+    assert r.status_code == 200 and r.json()["role"] == "senior"
+    again = cli("user", "create", "wang.wei", "--role", "admin", "--password-stdin",
+                env=on_redis, stdin="another password\n")
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_audit_verify_exit_codes(client, on_redis, rdb, tmp_path):
+    cli("apikey", "create", "portal-v", env=on_redis)
+    ok = cli("audit", "verify", env=on_redis)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["unsealed"] == 1
+    assert cli("audit", "seal", env=on_redis).returncode == 0
+    assert json.loads(cli("audit", "verify", env=on_redis).stdout)["sealed_in_redis"] == 1
+    (sid, fields), = rdb.xrange(keys.AUDIT_STREAM)
+    rdb.delete(keys.AUDIT_STREAM)
+    rdb.xadd(keys.AUDIT_STREAM, {"e": fields["e"].replace("portal-v", "portal-w")}, id=sid)
+    bad = cli("audit", "verify", env=on_redis)
+    assert bad.returncode == 1 and sid in bad.stderr
+    out = tmp_path / "audit.jsonl"
+    assert cli("audit", "export", str(out), env=on_redis).returncode == 0
+    assert json.loads(out.read_text())["id"] == sid
+
+
+def test_serve_without_redis_server_names_install_script(tmp_path):
+    proc = cli("serve", "--data-dir", str(tmp_path / "var"), "--no-model",
+               env={"PATH": "/nonexistent"})
+    assert proc.returncode == 2 and "scripts/install.sh" in proc.stderr
+
+
+@pytest.mark.parametrize(("flags", "setting"), [
+    (["--appendonly", "no"], "appendonly"),
+    (["--maxmemory-policy", "allkeys-lru"], "maxmemory-policy"),
+])
+def test_serve_refuses_an_unsafe_redis(tmp_path, flags, setting):
+    from conftest import RedisProc  # the fixture's server class
+
+    server = RedisProc(tmp_path / "unsafe")
+    server.start()
+    try:
+        r = server.url
+        import redis
+
+        c = redis.Redis.from_url(r)
+        c.config_set(flags[0].lstrip("-"), flags[1])
+        proc = cli("serve", "--no-model", env={"REDIS_URL": r,
+                                               "MODERATION_DATA_DIR": str(tmp_path)})
+        assert proc.returncode == 2 and setting in proc.stderr
+    finally:
+        server.stop()
