@@ -117,3 +117,16 @@ def test_environment_supplies_flag_defaults(tmp_path: Path) -> None:
     )
     out = json.loads(proc.stdout)
     assert (out["channel"], out["decision"], out["publish"]) == ("post", "review", False)
+
+
+def test_closed_pipe_is_not_a_crash(tmp_path: Path) -> None:
+    src = tmp_path / "many.txt"
+    src.write_text("出售冰毒\n" * 20_000, encoding="utf-8")
+    proc = subprocess.run(
+        f"'{sys.executable}' -m moderation.cli check {' '.join(BASE)} --lines '{src}' | head -1",
+        shell=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert json.loads(proc.stdout)["decision"] == "block"
+    assert b"Traceback" not in proc.stderr and b"BrokenPipe" not in proc.stderr
