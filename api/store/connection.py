@@ -13,6 +13,8 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from api.store.errors import StoreUnavailable
 
@@ -31,6 +33,9 @@ def connect(url: str, *, timeout: float, password_file: Path | None = None) -> a
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         health_check_interval=0,
+        # One immediate retry for a connection dropped by a server restart; none on a
+        # timeout: a call that does not answer within the timeout is "unreachable".
+        retry=Retry(NoBackoff(), 1, supported_errors=(rexc.ConnectionError,)),
         max_connections=256,
         **kwargs,
     )

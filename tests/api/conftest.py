@@ -108,7 +108,8 @@ def make_settings(redis_url: str, data_dir: Path, **over: Any) -> Settings:
 @pytest.fixture
 def settings_for(redis_server: RedisProc, tmp_path: Path) -> Callable[..., Settings]:
     """Settings on the session Redis with a per-test data directory."""
-    return lambda **over: make_settings(redis_server.url, tmp_path / "data", **over)
+    return lambda **over: make_settings(over.pop("redis_url", redis_server.url),
+                                        tmp_path / "data", **over)
 
 
 @pytest.fixture
