@@ -3,6 +3,7 @@ a killed owner, and a pending item surviving kill -9 of redis-server."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import stat
@@ -32,10 +33,8 @@ def embedded(tmp_path):
     server.owned = True
     server.stop()
     if pid:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def test_embedded_server_is_private_and_durable(embedded):
@@ -71,10 +70,8 @@ def test_replaces_a_server_that_does_not_answer(embedded):
         again.start()
         assert again.pid() != pid and again.running()
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def test_stop_ends_the_server_it_owns(embedded):
