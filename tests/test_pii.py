@@ -541,6 +541,14 @@ def test_mask_text_masks_every_finding_and_keeps_length() -> None:
     assert len(masked) == len(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [("a@b.cn", "*@b.cn"), ("0::", "*::"), ("1:2::", "1:*::"), ("::1", "::*")],
+)
+def test_short_values_are_still_masked(text: str, masked: str) -> None:
+    assert only(text).masked == masked
+
+
 def test_mask_text_without_findings_is_identity() -> None:
     text = "建议在小区门口增设公交站台，方便老人出行"
     assert find_pii(text) == []
@@ -566,6 +574,8 @@ _SAMPLES = [
     "2001:db8::1",
     "E12345678",
     "粤B·D12345",
+    "a@b.cn",
+    "0::",
 ]
 
 

@@ -20,18 +20,21 @@ def masked_form(original: str, folded: str, cand: Candidate) -> str:
     """The span of `original` with all but `head`/`tail` characters of its core starred.
 
     Number types keep their separators (`+86 139-****-5678`, `6222 **** **** 1234`); an
-    email's local part is starred whole after its first character, dots included.
+    email's local part is starred whole after its first character, dots included. A core
+    too short to keep anything (`a@b.cn`) is starred whole: a masked form always hides.
     """
     span = original[cand.start : cand.end]
     fspan = folded[cand.start : cand.end]
-    core = range(cand.core_start, cand.core_end)
-    if cand.type == "email":
-        significant = list(core)
+    lo, hi = cand.core_start, cand.core_end
+    seg = fspan[lo:hi]
+    counted: Sequence[int]
+    if cand.type == "email" or (seg.isascii() and seg.isalnum()):
+        counted = range(lo, hi)  # the common case: every character of the core counts
     else:
-        significant = [i for i in core if fspan[i].isascii() and fspan[i].isalnum()]
-    hidden = significant[cand.head : len(significant) - cand.tail]
-    if not hidden:
-        return span
+        counted = [i for i in range(lo, hi) if fspan[i].isascii() and fspan[i].isalnum()]
+    hidden = counted[cand.head : len(counted) - cand.tail] or counted
+    if isinstance(hidden, range):
+        return span[: hidden.start] + STAR * len(hidden) + span[hidden.stop :]
     chars = list(span)
     for i in hidden:
         chars[i] = STAR

@@ -159,9 +159,11 @@ def _nth_digit_from_end(raw: str, n: int) -> int:
 
 
 def _id18(value: str, start: int, end: int, length: int) -> Iterator[Candidate]:
-    if checks.id18_valid(value):
+    if not checks.id18_plausible(value):
+        return
+    if checks.id_check_char(value[:17]) == value[17].upper():
         yield Candidate("cn_id_card", start, end, True, 0, length, 6, 4)
-    elif checks.id18_plausible(value):
+    else:
         # Region and birth date are real, only the check digit is wrong: most likely a
         # mistyped ID number. Reported (and masked) as validated: false.
         yield Candidate("cn_id_card", start, end, False, 0, length, 6, 4)
@@ -175,7 +177,7 @@ def _bare(digits: str, start: int, end: int) -> Iterator[Candidate]:
             yield Candidate("landline", start, end, True, 0, n, area, 4)
     elif n == 15 and checks.id15_valid(digits):
         yield Candidate("cn_id_card", start, end, True, 0, n, 6, 3)
-    elif n == 18 and (digits[17] in "Xx" or checks.id18_plausible(digits)):
+    elif n == 18:
         yield from _id18(digits, start, end, n)
     if 16 <= n <= 19 and digits.isdigit() and checks.bank_card_valid(digits):
         yield Candidate("bank_card", start, end, True, 0, n, 4, 4)
@@ -215,8 +217,18 @@ def ipv6_candidates(folded: str, lo: int, hi: int) -> Iterator[Candidate]:
             ipaddress.IPv6Address(raw)
         except ValueError:
             continue
-        second_colon = raw.index(":", raw.index(":") + 1) + 1
-        yield Candidate("ipv6", m.start(), m.end(), True, second_colon, len(raw), 0, 0)
+        yield Candidate("ipv6", m.start(), m.end(), True, _ipv6_core(raw), len(raw), 0, 0)
+
+
+def _ipv6_core(raw: str) -> int:
+    """Where an address's masked part starts: after its first two groups (the network
+    prefix), or after the first group, or at the start when nothing would be left to hide."""
+    first = raw.index(":") + 1
+    second = raw.index(":", first) + 1
+    for cut in (second, first):
+        if any(c not in ":." for c in raw[cut:]):
+            return cut
+    return 0
 
 
 def passport_candidates(folded: str, lo: int, hi: int) -> Iterator[Candidate]:
