@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     sealer_interval_s: float = Field(0.5, gt=0)
 
     rate_limit_per_s: int = Field(10_000, ge=1)
+    argon2_time_cost: int = Field(3, ge=1)
+    argon2_memory_kib: int = Field(65536, ge=1024)
     session_ttl_s: int = Field(8 * 3600, ge=60)
     login_max_failures: int = Field(5, ge=1)
     login_window_s: int = Field(15 * 60, ge=1)

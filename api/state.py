@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from api.settings import Settings
 from api.store.apikeys import ApiKeyStore, Caller
 from api.store.items import ItemStore
-from api.store.users import UserStore
+from api.store.users import UserStore, make_hasher
 from moderation.pipeline import Moderator
 
 
@@ -36,7 +36,9 @@ class AppState:
             apikeys=ApiKeyStore(r, default_rate=settings.rate_limit_per_s),
             users=UserStore(r, session_ttl_s=settings.session_ttl_s,
                             max_failures=settings.login_max_failures,
-                            failure_window_s=settings.login_window_s),
+                            failure_window_s=settings.login_window_s,
+                            hasher=make_hasher(settings.argon2_time_cost,
+                                               settings.argon2_memory_kib)),
         )
 
     def remember_key(self, key_hash: str, caller: Caller) -> None:

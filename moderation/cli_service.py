@@ -253,13 +253,14 @@ def _read_password(args: argparse.Namespace) -> str | None:
 
 def _cmd_user_create(args: argparse.Namespace) -> int:
     from api.store.statuses import Role
-    from api.store.users import UserStore
+    from api.store.users import UserStore, make_hasher
 
     password = _read_password(args)
     if password is None:
         return _fail("the two passwords differ")
     settings = _settings(args)
-    user = _run_async(settings, lambda r: UserStore(r).create(
+    hasher = make_hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
+    user = _run_async(settings, lambda r: UserStore(r, hasher=hasher).create(
         args.name, Role(args.role), password, actor=_actor()))
     print(f"created user {user.username} with role {user.role.value}", file=sys.stderr)
     return EXIT_OK
@@ -275,14 +276,16 @@ def _cmd_user_list(args: argparse.Namespace) -> int:
 
 def _cmd_user_update(args: argparse.Namespace) -> int:
     from api.store.statuses import Role
-    from api.store.users import UserStore
+    from api.store.users import UserStore, make_hasher
 
     password = _read_password(args) if args.password or args.password_stdin else None
     if (args.password or args.password_stdin) and password is None:
         return _fail("the two passwords differ")
     disabled = True if args.disable else (False if args.enable else None)
     role = Role(args.role) if args.role else None
-    user = _run_async(_settings(args), lambda r: UserStore(r).update(
+    settings = _settings(args)
+    hasher = make_hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
+    user = _run_async(settings, lambda r: UserStore(r, hasher=hasher).update(
         args.name, role=role, disabled=disabled, password=password, actor=_actor()))
     print(json.dumps(user.to_dict(), ensure_ascii=False))
     return EXIT_OK

@@ -24,9 +24,10 @@ from api.store.statuses import Role
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 SESSION_PREFIX = "pms_"
 MIN_PASSWORD = 8
-_hasher = PasswordHasher()
-# Verified against when the username is unknown, so timing does not reveal which names exist.
-_DUMMY_HASH = _hasher.hash("not-a-password-" + secrets.token_hex(8))
+
+def make_hasher(time_cost: int = 3, memory_kib: int = 65536) -> PasswordHasher:
+    """argon2id; the defaults are RFC 9106's second recommended profile (64 MiB, t=3)."""
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
 
 
 def _token_hash(token: str) -> str:
@@ -67,9 +68,12 @@ def check_password(password: str) -> None:
 class UserStore:
     def __init__(
         self, r: aioredis.Redis, *, session_ttl_s: int = 8 * 3600, max_failures: int = 5,
-        failure_window_s: int = 900,
+        failure_window_s: int = 900, hasher: PasswordHasher | None = None,
     ) -> None:
         self.r = r
+        self.hasher = hasher or make_hasher()
+        # Verified against for unknown usernames, so timing does not tell which names exist.
+        self._dummy_hash: str | None = None
         self.session_ttl_s = session_ttl_s
         self.max_failures = max_failures
         self.failure_window_s = failure_window_s
@@ -84,7 +88,7 @@ class UserStore:
         check_password(password)
         if await self.r.exists(keys.user(username)):
             raise Conflict(f"User {username!r} already exists.")
-        pw_hash = await asyncio.to_thread(_hasher.hash, password)
+        pw_hash = await asyncio.to_thread(self.hasher.hash, password)
         now = audit.now_iso()
         async with self.r.pipeline(transaction=True) as pipe:
             pipe.hset(keys.user(username), mapping={
@@ -124,7 +128,7 @@ class UserStore:
             changes["disabled"] = disabled
         if password is not None:
             check_password(password)
-            mapping["password_hash"] = await asyncio.to_thread(_hasher.hash, password)
+            mapping["password_hash"] = await asyncio.to_thread(self.hasher.hash, password)
             changes["password"] = "changed"
         sessions = await self.r.smembers(keys.user_sessions(username)) if disabled else set()
         async with self.r.pipeline(transaction=True) as pipe:
@@ -147,7 +151,10 @@ class UserStore:
             raise RateLimited("Too many failed logins for this user; try again later.",
                               retry_after=ttl if ttl > 0 else self.failure_window_s)
         h = await self.r.hgetall(keys.user(username)) if USERNAME_RE.match(username) else {}
-        ok = await asyncio.to_thread(_verify, h.get("password_hash", _DUMMY_HASH), password)
+        if self._dummy_hash is None:
+            self._dummy_hash = self.hasher.hash(secrets.token_hex(16))
+        pw_hash = h.get("password_hash", self._dummy_hash)
+        ok = await asyncio.to_thread(_verify, self.hasher, pw_hash, password)
         if not h or not ok or h.get("disabled") == "1":
             async with self.r.pipeline(transaction=True) as pipe:
                 pipe.incr(fail_key)
@@ -192,8 +199,8 @@ class UserStore:
             await pipe.execute()
 
 
-def _verify(pw_hash: str, password: str) -> bool:
+def _verify(hasher: PasswordHasher, pw_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(pw_hash, password)
+        return hasher.verify(pw_hash, password)
     except (VerificationError, InvalidHashError):
         return False
