@@ -222,7 +222,6 @@ class Lexicon:
                 allowed.append((start, end_index + 1))
         if not found:
             return LexiconMatch((), ())
-        boundaries: set[int] | None = None
         hits: list[Hit] = []
         suppressed: list[Hit] = []
         for start, end, term in found:
@@ -232,18 +231,27 @@ class Lexicon:
             )
             covered = any(a <= start and end <= b for a, b in allowed)
             if not covered and term.match == "word":
-                if boundaries is None:
-                    boundaries = _token_boundaries(norm.text)
-                covered = start not in boundaries or end not in boundaries
+                covered = not _on_token_boundaries(norm.text, start, end)
             (suppressed if covered else hits).append(hit)
         return LexiconMatch(tuple(hits), tuple(suppressed))
 
 
-def _token_boundaries(text: str) -> set[int]:
-    """Offsets where jieba's segmentation of `text` puts a token boundary."""
+#: Characters of context on each side of a `word`-mode hit given to the segmenter.
+WORD_CONTEXT = 12
+
+
+def _on_token_boundaries(text: str, start: int, end: int) -> bool:
+    """Whether jieba puts token boundaries at both `start` and `end` of `text`.
+
+    Only a window around the hit is segmented: jieba's choice at a position depends on
+    nearby characters, and segmenting a 10,000-character text per hit would cost more
+    than the whole rest of the request.
+    """
     from moderation.segment import tokenize
 
-    bounds = {0}
-    for _, _, end in tokenize(text):
-        bounds.add(end)
-    return bounds
+    lo = max(0, start - WORD_CONTEXT)
+    window = text[lo : end + WORD_CONTEXT]
+    bounds = {lo}
+    for _, _, tok_end in tokenize(window):
+        bounds.add(lo + tok_end)
+    return start in bounds and end in bounds

@@ -45,6 +45,10 @@ _CHINESE_DIGITS = {
 _EXTRA_RANGES = ((0x1D400, 0x1D800), (0x1F100, 0x1F200), (0x2F800, 0x2FA20))
 
 _NOISE_RE = re.compile(r"[\W_]+")
+_ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")
+#: A noncharacter that the translate table writes for characters that expand.
+_EXPANDS = "\uffff"
+_KEPT_RE = re.compile(r"[^\W_]+")
 
 
 def _is_noise(ch: str) -> bool:
@@ -70,15 +74,18 @@ def _fold_char(ch: str, t2s: opencc.OpenCC) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Tables:
-    one_to_one: dict[int, int]
+    #: BMP code point -> folded code point, indexed by code point: `str.translate` looks a
+    #: list up twice as fast as a dict, and leaves characters past its end untouched.
+    one_to_one: list[int]
+    #: characters whose folding is not one BMP code point (⑩ → "10", ß → "ss", 𝐬 → "s");
+    #: BMP ones map to `_EXPANDS` in `one_to_one`, so one translate also detects them.
     expanding: dict[str, str]
-    expanding_re: re.Pattern[str] | None
 
 
 @lru_cache(maxsize=1)
 def _tables() -> _Tables:
     t2s = opencc.OpenCC("t2s")
-    one: dict[int, int] = {}
+    one = list(range(0x10000))
     expanding: dict[str, str] = {}
     code_points = list(range(0x10000))
     for lo, hi in _EXTRA_RANGES:
@@ -90,16 +97,13 @@ def _tables() -> _Tables:
         folded = _fold_char(ch, t2s)
         if folded == ch:
             continue
-        if len(folded) == 1:
+        if len(folded) == 1 and cp < 0x10000:
             one[cp] = ord(folded)
         else:
             expanding[ch] = folded
-    pattern = (
-        re.compile("[" + "".join(re.escape(c) for c in sorted(expanding)) + "]")
-        if expanding
-        else None
-    )
-    return _Tables(one, expanding, pattern)
+            if cp < 0x10000:
+                one[cp] = ord(_EXPANDS)
+    return _Tables(one, expanding)
 
 
 def warm_up() -> None:
@@ -107,62 +111,78 @@ def warm_up() -> None:
     _tables()
 
 
-@dataclass(frozen=True, slots=True)
 class Normalized:
     """The folded text and where each of its characters came from.
 
     `offsets[i]` is the index in the original text of folded character `i`; `None` means
-    the identity (nothing was removed or expanded), which is the common case.
+    the identity (nothing was removed or expanded), which is the common case. The map is
+    built on first use: most texts have no hit, and they never pay for it.
     """
 
-    text: str
-    offsets: list[int] | None
-    original_length: int
+    __slots__ = ("text", "original_length", "_folded", "_expanded", "_offsets", "_built")
+
+    def __init__(
+        self,
+        text: str,
+        original_length: int,
+        folded: str | None = None,
+        expanded: list[int] | None = None,
+    ) -> None:
+        self.text = text
+        self.original_length = original_length
+        self._folded = folded  # the folded text before noise removal, when noise was removed
+        self._expanded = expanded  # folded index -> original index, when folding expanded
+        self._offsets: list[int] | None = None
+        self._built = False
+
+    @property
+    def offsets(self) -> list[int] | None:
+        if not self._built:
+            self._offsets = self._build_offsets()
+            self._built = True
+        return self._offsets
+
+    def _build_offsets(self) -> list[int] | None:
+        folded, expanded = self._folded, self._expanded
+        if folded is None:
+            return expanded
+        offsets: list[int] = []
+        for m in _KEPT_RE.finditer(folded):
+            if expanded is None:
+                offsets.extend(range(m.start(), m.end()))
+            else:
+                offsets.extend(expanded[m.start() : m.end()])
+        return offsets
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map a folded span [start, end) to the original span covering exactly the
         characters that produced it, from the first to the last (noise between them
         included, none outside)."""
-        if self.offsets is None:
+        offsets = self.offsets
+        if offsets is None:
             return start, end
-        return self.offsets[start], self.offsets[end - 1] + 1
+        return offsets[start], offsets[end - 1] + 1
 
 
 def normalize(text: str) -> Normalized:
     """Fold `text` for matching: width, case, script, numerals, noise (see module doc)."""
     tables = _tables()
-    offsets: list[int] | None = None
-    if tables.expanding_re is not None and tables.expanding_re.search(text):
+    expanded: list[int] | None = None
+    folded_text = text.translate(tables.one_to_one)
+    if _EXPANDS in folded_text or _ASTRAL_RE.search(text):
         pieces: list[str] = []
-        offsets = []
+        expanded = []
         for i, ch in enumerate(text):
             folded = tables.expanding.get(ch)
             if folded is None:
                 folded = ch.translate(tables.one_to_one)
             pieces.append(folded)
-            offsets.extend([i] * len(folded))
+            expanded.extend([i] * len(folded))
         folded_text = "".join(pieces)
-    else:
-        folded_text = text.translate(tables.one_to_one)
-
-    if not _NOISE_RE.search(folded_text):
-        return Normalized(folded_text, offsets, len(text))
-
-    kept: list[str] = []
-    kept_offsets: list[int] = []
-    pos = 0
-    for m in _NOISE_RE.finditer(folded_text):
-        if m.start() > pos:
-            kept.append(folded_text[pos : m.start()])
-            if offsets is None:
-                kept_offsets.extend(range(pos, m.start()))
-            else:
-                kept_offsets.extend(offsets[pos : m.start()])
-        pos = m.end()
-    if pos < len(folded_text):
-        kept.append(folded_text[pos:])
-        kept_offsets.extend(range(pos, len(folded_text)) if offsets is None else offsets[pos:])
-    return Normalized("".join(kept), kept_offsets, len(text))
+    stripped = _NOISE_RE.sub("", folded_text)
+    if len(stripped) == len(folded_text):
+        return Normalized(folded_text, len(text), None, expanded)
+    return Normalized(stripped, len(text), folded_text, expanded)
 
 
 def normalize_term(term: str) -> str:
