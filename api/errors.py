@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis import exceptions as rexc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.store import errors as se
@@ -106,6 +107,12 @@ def install(app: FastAPI) -> None:
     async def _store(_: Request, exc: se.StoreError) -> JSONResponse:
         status, headers = store_error_status(exc)
         return respond(status, exc.code, exc.message, headers=headers)
+
+    async def _unreachable(_: Request, exc: Exception) -> JSONResponse:
+        return respond(503, "store_unavailable", "The store (Redis) is unreachable.")
+
+    app.add_exception_handler(rexc.ConnectionError, _unreachable)
+    app.add_exception_handler(rexc.TimeoutError, _unreachable)
 
     @app.exception_handler(InputError)
     async def _input(_: Request, exc: InputError) -> JSONResponse:

@@ -30,17 +30,26 @@ class BodyLimit:
                     await _send_413(send, limit)
                     return
         seen = 0
+        exceeded = False
 
         async def counted():  # noqa: ANN202
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    exceeded = True
                     raise ApiError(413, "body_too_large", _message(limit))
             return message
 
-        await self.app(scope, counted, send)
+        async def guarded_send(message) -> None:  # noqa: ANN001
+            # FastAPI wraps errors raised while reading a body into a 400; answer 413 instead.
+            if not exceeded:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                await _send_413(send, limit)
+
+        await self.app(scope, counted, guarded_send)
 
 
 def _message(limit: int) -> str:

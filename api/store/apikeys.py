@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import redis.asyncio as aioredis
 
 from api.store import audit, keys, lua
+from api.store.connection import unavailable
 from api.store.errors import InvalidName, NotFound, RateLimited
 
 KEY_PREFIX = "pmk_"
@@ -109,10 +110,11 @@ class ApiKeyStore:
         """
         key_hash = hash_key(key)
         second = int(time.time())
-        reply = await self._auth(
-            keys=[keys.apikey(key_hash), keys.rate_window(key_hash, second)],
-            args=[cost, self.default_rate],
-        )
+        async with unavailable():
+            reply = await self._auth(
+                keys=[keys.apikey(key_hash), keys.rate_window(key_hash, second)],
+                args=[cost, self.default_rate],
+            )
         if reply is None:
             return None
         client, key_id, limited = reply

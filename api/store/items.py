@@ -19,6 +19,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from api.store import audit, keys, lua
+from api.store.connection import unavailable
 from api.store.errors import DataIdConflict, NotFound
 from api.store.statuses import ItemStatus
 
@@ -176,7 +177,8 @@ class ItemStore:
         Raises `DataIdConflict` when the data_id exists with other content.
         """
         key_list, args, stored = self._args(item)
-        reply = await self._create(keys=key_list, args=args)
+        async with unavailable():
+            reply = await self._create(keys=key_list, args=args)
         return self._result(reply, stored, item)
 
     async def create_many(self, items: list[NewItem]) -> list[CreateResult | DataIdConflict]:
@@ -187,7 +189,8 @@ class ItemStore:
             key_list, args, stored = self._args(item)
             await self._create(keys=key_list, args=args, client=pipe)
             prepared.append((stored, item))
-        replies = await pipe.execute()
+        async with unavailable():
+            replies = await pipe.execute()
         out: list[CreateResult | DataIdConflict] = []
         for reply, (stored, item) in zip(replies, prepared, strict=True):
             try:
