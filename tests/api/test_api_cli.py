@@ -100,7 +100,7 @@ def test_serve_without_redis_server_names_install_script(tmp_path):
     (["--maxmemory-policy", "allkeys-lru"], "maxmemory-policy"),
 ])
 def test_serve_refuses_an_unsafe_redis(tmp_path, flags, setting):
-    from conftest import RedisProc  # the fixture's server class
+    from api_test_support import RedisProc  # the fixture's server class
 
     server = RedisProc(tmp_path / "unsafe")
     server.start()

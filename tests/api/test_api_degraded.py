@@ -8,7 +8,7 @@ import signal
 import time
 
 import pytest
-from conftest import RedisProc
+from api_test_support import RedisProc
 
 
 def bearer(token: str) -> dict[str, str]:
