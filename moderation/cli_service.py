@@ -15,6 +15,7 @@ import getpass
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -125,6 +126,14 @@ def _guard(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
 # -- serve ------------------------------------------------------------------------------
 
 
+class _Terminated(Exception):
+    """SIGTERM reached `serve` after uvicorn's graceful shutdown."""
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -184,6 +193,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         where = f"embedded in {server.dir}" if server else "at REDIS_URL"
         print(f"moderation: serving on http://{settings.host}:{settings.port} with "
               f"{settings.workers} worker(s); Redis {where}", file=sys.stderr)
+        # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into an exception so
+        # the embedded Redis below is stopped (finally) instead of the process just dying.
+        signal.signal(signal.SIGTERM, _terminated)
         common = dict(host=settings.host, port=settings.port, access_log=False,
                       loop="uvloop", http="httptools", log_level="warning",
                       timeout_graceful_shutdown=10)
@@ -194,6 +206,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             uvicorn.run(create_app(Settings(), moderator), **common)
         else:
             uvicorn.run("api.main:create_app", factory=True, workers=settings.workers, **common)
+        return EXIT_OK
+    except _Terminated:
         return EXIT_OK
     finally:
         if server is not None:
