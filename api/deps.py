@@ -23,7 +23,7 @@ SESSION_COOKIE = "session"
 bearer = HTTPBearer(auto_error=False, description="API key (pmk_…) or session token (pms_…)")
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:  # async: no thread-pool hop
     return request.app.state.app_state
 
 
@@ -38,31 +38,48 @@ def unauthorized(message: str) -> ApiError:
 @dataclass(frozen=True, slots=True)
 class ClientAuth:
     caller: Caller
+    key_hash: str
     degraded: bool  # authenticated from the process's memory while Redis is unreachable
+    counted: bool  # this request's items were already counted against the rate limit
 
 
-async def authenticate_client(state: AppState, creds: HTTPAuthorizationCredentials | None,
-                              cost: int = 1) -> ClientAuth:
-    """The portal client of an API key, counting `cost` items against its rate limit."""
-    if creds is None or not creds.credentials.startswith(KEY_PREFIX):
+def api_key_of(authorization: str | None) -> str:
+    """The API key of an `Authorization: Bearer pmk_…` header, else 401."""
+    scheme, _, key = (authorization or "").partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key.startswith(KEY_PREFIX):
         raise unauthorized("An API key is required: Authorization: Bearer pmk_…")
-    key = creds.credentials
+    return key
+
+
+async def authenticate_client(state: AppState, key: str, cost: int = 1, *,
+                              lazy: bool = False) -> ClientAuth:
+    """The portal client of an API key, counting `cost` items against its rate limit.
+
+    With `lazy`, a key this process has seen is not looked up now: the store re-checks it
+    (and counts it) in the same Lua call that stores the item, saving a round trip.
+    """
+    key_hash = hash_key(key)
+    if lazy:
+        known = state.known_key(key_hash, fresh=False)
+        if known is not None:
+            return ClientAuth(known, key_hash, degraded=False, counted=False)
     try:
         caller = await state.apikeys.authenticate(key, cost=cost)
     except StoreUnavailable:
-        known = state.known_key(hash_key(key))
+        known = state.known_key(key_hash)
         if known is None:
             raise
-        return ClientAuth(known, degraded=True)
+        return ClientAuth(known, key_hash, degraded=True, counted=False)
     if caller is None:
         raise unauthorized("Unknown or revoked API key.")
-    if state.settings.degraded_auth_ttl_s:
-        state.remember_key(hash_key(key), caller)
-    return ClientAuth(caller, degraded=False)
+    state.remember_key(key_hash, caller)
+    return ClientAuth(caller, key_hash, degraded=False, counted=True)
 
 
 async def client_auth(state: StateDep, creds: BearerDep) -> ClientAuth:
-    return await authenticate_client(state, creds)
+    key = api_key_of(f"Bearer {creds.credentials}" if creds is not None else None)
+    return await authenticate_client(state, key)
 
 
 ClientDep = Annotated[ClientAuth, Depends(client_auth)]

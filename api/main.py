@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +29,14 @@ from moderation.pipeline import Moderator, load_moderator
 log = logging.getLogger("api")
 
 
+def warm_up(moderator: Moderator) -> None:
+    """Run one item through every stage so lazy initialisation (jieba) happens now."""
+    from moderation.segment import warm_up as warm_segmenter
+
+    warm_segmenter()
+    moderator.moderate("预热：小区门口的路灯坏了", title="预热", channel=moderator.channels[0])
+
+
 def create_app(settings: Settings | None = None, moderator: Moderator | None = None) -> FastAPI:
     """Build the service. Without arguments, settings come from the environment (workers)."""
     settings = settings or Settings()
@@ -38,11 +47,17 @@ def create_app(settings: Settings | None = None, moderator: Moderator | None = N
         moderator = load_moderator(settings.lexicon, settings.policy, settings.model_arg,
                                    model_threads=settings.model_threads)
 
+    warm_up(moderator)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         r = connect(settings.redis_url, timeout=settings.redis_socket_timeout,
                     password_file=settings.redis_password_file)
         app.state.app_state = AppState.build(settings, moderator, r)
+        # Everything loaded so far (jieba's dictionary, lexicon, model) lives for the whole
+        # process: keep it out of the cyclic GC, whose full passes over it stall requests.
+        gc.collect()
+        gc.freeze()
         task = None
         if settings.sealer_enabled:
             sealer = Sealer(r, settings.audit_path, tail_keep=settings.audit_redis_tail,

@@ -22,8 +22,10 @@ class AppState:
     items: ItemStore
     apikeys: ApiKeyStore
     users: UserStore
-    # key hash -> (caller, monotonic expiry): lets a known client be answered in degraded
-    # mode while Redis is unreachable; never consulted while Redis answers.
+    # key hash -> (caller, monotonic expiry) of keys that authenticated in this process.
+    # The hot path sends the hash with the item to ONE Lua call that re-checks the key and
+    # its rate limit; while Redis is unreachable a fresh entry lets a known client get its
+    # degraded answer. A revoked key is refused by Redis on its next request.
     known_keys: dict[str, tuple[Caller, float]] = field(default_factory=dict)
 
     @classmethod
@@ -32,7 +34,8 @@ class AppState:
             settings=settings,
             moderator=moderator,
             redis=r,
-            items=ItemStore(r, ttl_s=settings.item_ttl_s),
+            items=ItemStore(r, ttl_s=settings.item_ttl_s,
+                            default_rate=settings.rate_limit_per_s),
             apikeys=ApiKeyStore(r, default_rate=settings.rate_limit_per_s),
             users=UserStore(r, session_ttl_s=settings.session_ttl_s,
                             max_failures=settings.login_max_failures,
@@ -44,8 +47,12 @@ class AppState:
     def remember_key(self, key_hash: str, caller: Caller) -> None:
         self.known_keys[key_hash] = (caller, time.monotonic() + self.settings.degraded_auth_ttl_s)
 
-    def known_key(self, key_hash: str) -> Caller | None:
+    def known_key(self, key_hash: str, *, fresh: bool = True) -> Caller | None:
+        """The cached caller of a key; with `fresh`, only within `degraded_auth_ttl_s`."""
         hit = self.known_keys.get(key_hash)
-        if hit is None or hit[1] < time.monotonic():
+        if hit is None or (fresh and hit[1] < time.monotonic()):
             return None
         return hit[0]
+
+    def forget_key(self, key_hash: str) -> None:
+        self.known_keys.pop(key_hash, None)

@@ -20,11 +20,11 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from api import metrics
-from api.deps import BearerDep, ClientDep, StateDep, authenticate_client
+from api.deps import BearerDep, StateDep, api_key_of, authenticate_client, unauthorized
 from api.errors import ApiError, body, validation_error
 from api.schemas import BatchRequest, ModerateRequest
 from api.state import AppState
-from api.store.errors import DataIdConflict, StoreUnavailable
+from api.store.errors import StoreError, StoreUnavailable, Unauthorized
 from api.store.items import CreateResult, NewItem
 from moderation.errors import InputError
 from moderation.types import Decision
@@ -78,18 +78,43 @@ async def _decide_one(state: AppState, req: ModerateRequest) -> Decision:
                                    channel=req.channel)
 
 
+MODERATE_OPENAPI = {
+    "requestBody": {"required": True, "content": {"application/json": {
+        "schema": ModerateRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    }}},
+    "security": [{"HTTPBearer": []}],
+}
+
+
+def parse_body(raw: bytes) -> ModerateRequest:
+    """Validate a JSON body with pydantic-core directly (no FastAPI dependency machinery:
+    this is the hot path); errors become the same 4xx codes as elsewhere."""
+    try:
+        return ModerateRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        status, code, message = validation_error(list(exc.errors()))
+        raise ApiError(status, code, message) from None
+
+
 @router.post(
     "/moderate",
-    responses={409: {"description": "data_id reused with other content"},
-               422: {"description": "invalid input (code says which)"},
+    openapi_extra=MODERATE_OPENAPI,
+    responses={401: {"description": "missing, unknown or revoked API key"},
+               409: {"description": "data_id reused with other content"},
+               413: {"description": "body over the size cap"},
+               422: {"description": "invalid input (the code says which)"},
                429: {"description": "rate limit; see Retry-After"},
                503: {"description": "store_unavailable: decision made, item NOT queued"}},
 )
-async def moderate(req: ModerateRequest, auth: ClientDep, state: StateDep,
-                   request: Request) -> JSONResponse:
-    """Moderate one item and store it; the same `data_id` and content returns the stored
-    decision, other content under a known `data_id` is 409."""
+async def moderate(request: Request) -> JSONResponse:
+    """Moderate one item and store it: `{data_id, channel, content, title?, author_ref?, ip?,
+    callback_url?}`. The same `data_id` with the same content returns the stored decision
+    (`duplicate: true`); other content under a known `data_id` is 409."""
     t0 = time.perf_counter()
+    state: AppState = request.app.state.app_state
+    key = api_key_of(request.headers.get("authorization"))
+    auth = await authenticate_client(state, key, lazy=True)
+    req = parse_body(await request.body())
     rid = request_id(request)
     decision = await _decide_one(state, req)
     if auth.degraded:
@@ -97,9 +122,15 @@ async def moderate(req: ModerateRequest, auth: ClientDep, state: StateDep,
     else:
         try:
             res = await state.items.create(
-                _new_item(auth.caller.client, req, decision.to_dict(), rid))
+                _new_item(auth.caller.client, req, decision.to_dict(), rid),
+                key_hash=auth.key_hash, cost=0 if auth.counted else 1)
             status, payload = 200, _answer(res, rid)
+        except Unauthorized:
+            state.forget_key(auth.key_hash)
+            raise unauthorized("Unknown or revoked API key.") from None
         except StoreUnavailable:
+            if state.known_key(auth.key_hash) is None:
+                raise
             log.warning("store unavailable", extra={"request_id": rid})
             status, payload = _degraded(decision, req.data_id, rid)
     metrics.record_decision(payload if status == 200 else payload["decision"])
@@ -123,7 +154,8 @@ async def moderate_batch(batch: BatchRequest, state: StateDep, creds: BearerDep,
     limit = state.settings.max_batch_items
     if len(batch.items) > limit:
         raise ApiError(422, "batch_too_large", f"A batch holds at most {limit} items.")
-    auth = await authenticate_client(state, creds, cost=len(batch.items))
+    key = api_key_of(f"Bearer {creds.credentials}" if creds is not None else None)
+    auth = await authenticate_client(state, key, cost=len(batch.items))
     results: list[dict[str, Any] | None] = [None] * len(batch.items)
     valid: list[tuple[int, ModerateRequest]] = []
     for i, raw in enumerate(batch.items):
@@ -149,7 +181,8 @@ async def moderate_batch(batch: BatchRequest, state: StateDep, creds: BearerDep,
     if to_store and not auth.degraded:
         try:
             stored = await state.items.create_many(
-                [_new_item(auth.caller.client, req, d.to_dict(), rid) for _, req, d in to_store])
+                [_new_item(auth.caller.client, req, d.to_dict(), rid) for _, req, d in to_store],
+                key_hash=auth.key_hash)
         except StoreUnavailable:
             stored = None
     for n, (i, req, decision) in enumerate(to_store):
@@ -159,7 +192,7 @@ async def moderate_batch(batch: BatchRequest, state: StateDep, creds: BearerDep,
             results[i] = {"index": i, **payload} if status == 200 else {
                 "index": i, "data_id": req.data_id, **payload}
             metrics.record_decision(payload if status == 200 else payload["decision"])
-        elif isinstance(res, DataIdConflict):
+        elif isinstance(res, StoreError):
             results[i] = _item_error(i, req.data_id, res.code, res.message)
         else:
             results[i] = {"index": i, **_answer(res, rid)}

@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 
 from api.store import audit, keys, lua
 from api.store.connection import unavailable
-from api.store.errors import DataIdConflict, NotFound
+from api.store.errors import DataIdConflict, NotFound, RateLimited, StoreError, Unauthorized
 from api.store.statuses import ItemStatus
 
 DATA_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -110,12 +110,14 @@ class CreateResult:
 class ItemStore:
     """Item operations on one Redis client."""
 
-    def __init__(self, r: aioredis.Redis, *, ttl_s: int) -> None:
+    def __init__(self, r: aioredis.Redis, *, ttl_s: int, default_rate: int = 10_000) -> None:
         self.r = r
         self.ttl_s = ttl_s
+        self.default_rate = default_rate
         self._create = r.register_script(lua.CREATE_ITEM)
 
-    def _args(self, item: NewItem) -> tuple[list[str], list[Any], StoredItem]:
+    def _args(self, item: NewItem, key_hash: str, cost: int
+              ) -> tuple[list[str], list[Any], StoredItem]:
         item_id = new_item_id()
         status = ItemStatus.for_decision(item.decision["decision"])
         now_ms = int(time.time() * 1000)
@@ -149,11 +151,13 @@ class ItemStore:
             degraded=bool(item.decision.get("degraded")),
         )
         ttl = self.ttl_s if status.is_final else 0
-        flat: list[Any] = [item_id, digest, status.value, ttl, now_ms, created, decided]
+        flat: list[Any] = [item_id, digest, status.value, ttl, now_ms, created, decided,
+                           item.client, cost, self.default_rate]
         for k, v in fields.items():
             flat += [k, v]
         key_list = [keys.item(item.client, item.data_id), keys.item_id(item_id),
-                    keys.PENDING_QUEUE, keys.AUDIT_STREAM]
+                    keys.PENDING_QUEUE, keys.AUDIT_STREAM, keys.apikey(key_hash),
+                    keys.rate_window(key_hash, now_ms // 1000)]
         stored = StoredItem.from_hash(fields)
         return key_list, flat, stored
 
@@ -162,6 +166,11 @@ class ItemStore:
         kind = reply[0]
         if kind == "created":
             return CreateResult(stored, True)
+        if kind == "unauthorized":
+            raise Unauthorized("Unknown or revoked API key.")
+        if kind == "limited":
+            raise RateLimited("Rate limit of this API key exceeded; retry after the header's "
+                              "seconds.", retry_after=1)
         if kind == "exists":
             flat = reply[1]
             return CreateResult(StoredItem.from_hash(dict(zip(flat[::2], flat[1::2],
@@ -171,31 +180,35 @@ class ItemStore:
             "content; send a new data_id for new content."
         )
 
-    async def create(self, item: NewItem) -> CreateResult:
+    async def create(self, item: NewItem, *, key_hash: str, cost: int = 1) -> CreateResult:
         """Store a new item, or return the stored one for a repeat with the same content.
 
-        Raises `DataIdConflict` when the data_id exists with other content.
+        The API key (by its hash) is checked and `cost` items counted against its rate limit
+        in the same call. Raises `DataIdConflict` when the data_id exists with other content,
+        `Unauthorized` for a revoked key, `RateLimited` over the limit.
         """
-        key_list, args, stored = self._args(item)
+        key_list, args, stored = self._args(item, key_hash, cost)
         async with unavailable():
             reply = await self._create(keys=key_list, args=args)
         return self._result(reply, stored, item)
 
-    async def create_many(self, items: list[NewItem]) -> list[CreateResult | DataIdConflict]:
-        """`create` for a batch in one round trip (each item still atomic on its own)."""
+    async def create_many(self, items: list[NewItem], *, key_hash: str
+                          ) -> list[CreateResult | StoreError]:
+        """`create` for a batch already counted against the rate limit, in one round trip
+        (each item still atomic on its own)."""
         pipe = self.r.pipeline(transaction=False)
         prepared = []
         for item in items:
-            key_list, args, stored = self._args(item)
+            key_list, args, stored = self._args(item, key_hash, 0)
             await self._create(keys=key_list, args=args, client=pipe)
             prepared.append((stored, item))
         async with unavailable():
             replies = await pipe.execute()
-        out: list[CreateResult | DataIdConflict] = []
+        out: list[CreateResult | StoreError] = []
         for reply, (stored, item) in zip(replies, prepared, strict=True):
             try:
                 out.append(self._result(reply, stored, item))
-            except DataIdConflict as exc:
+            except StoreError as exc:
                 out.append(exc)
         return out
 

@@ -6,19 +6,39 @@ Each script documents its KEYS and ARGV (rq's habit). They are registered per cl
 
 from __future__ import annotations
 
-# Claim a data_id and store its item, queue it, and audit it, all or nothing.
+# Check the API key and its rate limit, claim the data_id and store the item, queue it,
+# and audit it: all or nothing, in one round trip.
 CREATE_ITEM = """
 -- KEYS[1]  item hash                  pm:item:{client}:{data_id}
 -- KEYS[2]  item id index              pm:itemid:{item_id}
 -- KEYS[3]  pending review queue       pm:queue:pending (zset item_id -> created ms)
 -- KEYS[4]  audit stream               pm:audit
+-- KEYS[5]  API key record             pm:apikey:{sha256 of the key}
+-- KEYS[6]  rate window of the key     pm:rl:{sha256}:{unix second}
 -- ARGV[1]  item id      ARGV[2] content digest   ARGV[3] status
 -- ARGV[4]  TTL seconds for a final item (0: never expires)
 -- ARGV[5]  created_at ms
 -- ARGV[6]  audit event "item.created" (canonical JSON)
 -- ARGV[7]  audit event "item.decided" (canonical JSON)
--- ARGV[8..] field, value, field, value ... of the item hash
+-- ARGV[8]  client the key must belong to   ARGV[9] items to count (0: counted already)
+-- ARGV[10] default rate limit per second
+-- ARGV[11..] field, value, field, value ... of the item hash
 -- Returns {"created", item_id} | {"exists", HGETALL...} | {"conflict", item_id}
+--       | {"unauthorized"} (key revoked) | {"limited"} (over the key's rate limit)
+local rec = redis.call('HMGET', KEYS[5], 'client', 'rate_limit')
+if rec[1] ~= ARGV[8] then
+  return {'unauthorized'}
+end
+local cost = tonumber(ARGV[9])
+if cost > 0 then
+  local used = redis.call('INCRBY', KEYS[6], cost)
+  if used == cost then
+    redis.call('EXPIRE', KEYS[6], 2)
+  end
+  if used > (tonumber(rec[2]) or tonumber(ARGV[10])) then
+    return {'limited'}
+  end
+end
 local digest = redis.call('HGET', KEYS[1], 'digest')
 if digest then
   if digest == ARGV[2] then
@@ -26,7 +46,7 @@ if digest then
   end
   return {'conflict', redis.call('HGET', KEYS[1], 'item_id')}
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+redis.call('HSET', KEYS[1], unpack(ARGV, 11))
 redis.call('SET', KEYS[2], KEYS[1])
 if ARGV[3] == 'pending' then
   redis.call('ZADD', KEYS[3], tonumber(ARGV[5]), ARGV[1])
@@ -60,18 +80,6 @@ if used > limit then
   return {rec[1], rec[2], 1}
 end
 return {rec[1], rec[2], 0}
-"""
-
-# Count a failed login inside a sliding-from-first-failure window.
-LOGIN_FAILURE = """
--- KEYS[1]  failure counter   pm:loginfail:{username}
--- ARGV[1]  window seconds
--- Returns the number of failures in the window.
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then
-  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
-end
-return n
 """
 
 # Take, renew or release the sealer lock only when we hold it.

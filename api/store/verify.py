@@ -161,7 +161,12 @@ async def export(r: aioredis.Redis, audit_dir: Path, out_path: Path) -> int:
             if last_id is not None and id_key(sid) <= id_key(last_id):
                 continue
             sealed = bool(sealed_to) and id_key(sid) <= id_key(sealed_to)
-            row = {"id": sid, "event": json.loads(fields.get(audit.EVENT_FIELD, "null")),
+            raw = fields.get(audit.EVENT_FIELD, "null")
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                event = raw
+            row = {"id": sid, "event": event,
                    "hash": snap.hashes.get(sid) if sealed else None}
             out.write(audit.canonical(row) + "\n")
             n += 1

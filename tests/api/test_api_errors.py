@@ -36,7 +36,7 @@ BAD_BODIES = [
     ({**OK, "author_ref": "u" * 257}, 422, "field_too_long"),
     ([OK], 422, "invalid_request"),
     ("出售冰毒", 422, "invalid_request"),
-    (None, 422, "invalid_request"),
+    (None, 400, "invalid_json"),  # no body at all
 ]
 
 

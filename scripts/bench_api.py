@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""API benchmark: the service's lexicon path against a bare FastAPI constant endpoint.
+
+Starts `moderation serve` (embedded Redis, no model) and, in the same run, a bare FastAPI
+app under the same uvicorn settings; drives each from ONE client process over loopback
+with 16 concurrent keep-alive connections (raw asyncio HTTP/1.1, so the client is not the
+bottleneck), and prints requests/s and p50/p95/p99 latency of both plus their ratio.
+Every service request is a new `data_id` of a realistic comment (COLD test set, from
+MODERATION_DATASETS, default ../shared/datasets), so each one stores an item and two
+audit events. It also prints the Redis memory per stored item (with its audit events).
+
+    .venv/bin/python scripts/bench_api.py [--requests 20000] [--workers 2]
+Target on the 2-core machine: >= 1,000 req/s on the lexicon path with p99 <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PY = sys.executable
+FALLBACK = ["小区门口的路灯坏了好几天，希望有关部门尽快修理。", "我要投诉拆迁办，补偿款一直没有到位。",
+            "请问社保卡丢了怎么补办？", "出售冰毒，量大从优，加微信", "办事窗口态度很好，点赞！",
+            "公交车太挤了，建议高峰期加开班次。"]
+
+
+def comments() -> list[str]:
+    root = Path(os.environ.get("MODERATION_DATASETS", REPO.parent / "shared" / "datasets"))
+    path = root / "cold" / "test.csv"
+    if not path.exists():
+        return FALLBACK
+    with path.open(encoding="utf-8-sig") as f:
+        texts = [row["TEXT"] for row in csv.DictReader(f) if row.get("TEXT", "").strip()]
+    return texts[:2000] or FALLBACK
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(port: int, path: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                if b" 200 " in s.recv(200):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("server did not become ready")
+
+
+async def _conn_worker(port: int, requests: list[bytes], latencies: list[float]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for req in requests:
+            t0 = time.perf_counter()
+            writer.write(req)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            body = await reader.readexactly(length)
+            latencies.append(time.perf_counter() - t0)
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise SystemExit(f"unexpected answer: {head[:40]!r} {body[:200]!r}")
+    finally:
+        writer.close()
+
+
+def drive(port: int, requests: list[bytes], concurrency: int) -> dict[str, float]:
+    """Send all requests over `concurrency` keep-alive connections; latency per request."""
+    latencies: list[float] = []
+    shares = [requests[i::concurrency] for i in range(concurrency)]
+
+    async def main() -> float:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(_conn_worker(port, s, latencies) for s in shares))
+        return time.perf_counter() - t0
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    wall = asyncio.run(main())
+    q = statistics.quantiles(latencies, n=100)
+    return {"requests": len(latencies), "seconds": wall, "rps": len(latencies) / wall,
+            "p50_ms": q[49] * 1000, "p95_ms": q[94] * 1000, "p99_ms": q[98] * 1000}
+
+
+def http_post(path: str, body: dict, key: str | None = None) -> bytes:
+    data = json.dumps(body, ensure_ascii=False).encode()
+    auth = f"Authorization: Bearer {key}\r\n" if key else ""
+    return (f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n{auth}"
+            f"Content-Length: {len(data)}\r\n\r\n").encode() + data
+
+
+def redis_info(data_dir: Path) -> dict[str, int]:
+    sock = data_dir / "redis" / "redis.sock"
+    pw = (data_dir / "redis" / "redis.password").read_text().strip()
+    env = dict(os.environ, REDISCLI_AUTH=pw)
+    out = subprocess.run(["redis-cli", "-s", str(sock), "--no-auth-warning", "INFO", "memory"],
+                         env=env, capture_output=True, text=True).stdout
+    mem = int(next(x for x in out.splitlines() if x.startswith("used_memory:")).split(":")[1])
+    n = subprocess.run(["redis-cli", "-s", str(sock), "--no-auth-warning", "DBSIZE"], env=env,
+                       capture_output=True, text=True).stdout.strip()
+    xl = subprocess.run(["redis-cli", "-s", str(sock), "--no-auth-warning", "XLEN", "pm:audit"],
+                        env=env, capture_output=True, text=True).stdout.strip()
+    return {"used_memory": mem, "keys": int(n), "audit_events": int(xl or 0)}
+
+
+BARE_APP = """
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+def create():
+    app = FastAPI()
+    @app.post("/const")
+    async def const() -> JSONResponse:
+        return JSONResponse({"decision": "pass"})
+    @app.get("/readyz")
+    async def ready() -> dict:
+        return {"ready": True}
+    return app
+"""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=20_000)
+    ap.add_argument("--warmup", type=int, default=2_000)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    texts = comments()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-", dir="/tmp"))
+    data = tmp / "var"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MODERATION_") and k != "REDIS_URL"}
+    env["MODERATION_AUDIT_REDIS_TAIL"] = "100000000"  # keep events in Redis to measure them
+    results: dict[str, dict[str, float]] = {}
+
+    # 1. the bare FastAPI endpoint under the same uvicorn settings
+    (tmp / "bare_app.py").write_text(BARE_APP)
+    port = free_port()
+    bare = subprocess.Popen([PY, "-m", "uvicorn", "bare_app:create", "--factory", "--port",
+                             str(port), "--workers", str(args.workers), "--loop", "uvloop",
+                             "--http", "httptools", "--no-access-log", "--log-level", "warning"],
+                            cwd=tmp, env=env)
+    try:
+        wait_ready(port, "/readyz", bare)
+        req = http_post("/const", {"data_id": "x", "channel": "comment", "content": texts[0]})
+        drive(port, [req] * args.warmup, args.concurrency)
+        results["bare"] = drive(port, [req] * args.requests, args.concurrency)
+    finally:
+        bare.send_signal(signal.SIGINT)
+        bare.wait(20)
+
+    # 2. the service: lexicon + PII, embedded Redis, every request stores a new item
+    port = free_port()
+    serve = subprocess.Popen([PY, "-m", "moderation.cli", "serve", "--no-model", "--port",
+                              str(port), "--workers", str(args.workers), "--data-dir",
+                              str(data)], env=env, cwd=REPO)
+    try:
+        wait_ready(port, "/readyz", serve)
+        key = subprocess.run([PY, "-m", "moderation.cli", "apikey", "create", "bench",
+                              "--data-dir", str(data)], env=env, cwd=REPO, capture_output=True,
+                             text=True, check=True).stdout.strip()
+
+        def reqs(prefix: str, n: int) -> list[bytes]:
+            return [http_post("/v1/moderate", {"data_id": f"{prefix}-{i}", "channel": "comment",
+                                               "content": texts[i % len(texts)]}, key)
+                    for i in range(n)]
+
+        drive(port, reqs("warm", args.warmup), args.concurrency)
+        before = redis_info(data)
+        results["service"] = drive(port, reqs("run", args.requests), args.concurrency)
+        after = redis_info(data)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(30)
+
+    s, b = results["service"], results["bare"]
+    per_item = (after["used_memory"] - before["used_memory"]) / args.requests
+    print(f"API benchmark: {args.requests} requests after {args.warmup} warm-up, "
+          f"{args.concurrency} keep-alive connections from one client process, "
+          f"{args.workers} uvicorn worker(s) (uvloop, httptools), embedded Redis "
+          f"(AOF everysec), no model, {os.cpu_count()} CPU cores; comments from COLD test")
+    for name, r in (("bare FastAPI constant", b), ("service /v1/moderate", s)):
+        print(f"  {name:24s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
+              f"p95 {r['p95_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms")
+    print(f"  ratio service/bare: {s['rps'] / b['rps']:.2f} of the req/s; "
+          f"p99 {s['p99_ms'] / b['p99_ms']:.2f}x")
+    print(f"  target: >= 1000 req/s and p99 <= 50 ms: "
+          f"{'met' if s['rps'] >= 1000 and s['p99_ms'] <= 50 else 'NOT met'}")
+    events = after["audit_events"] - before["audit_events"]
+    print(f"  Redis memory: {per_item:.0f} bytes per stored item including its "
+          f"{events / args.requests:.0f} audit events (avg comment "
+          f"{statistics.mean(len(t) for t in texts):.0f} chars)")
+    print(json.dumps({"bare": b, "service": s, "redis_bytes_per_item": per_item}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
