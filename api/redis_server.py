@@ -88,6 +88,7 @@ class EmbeddedRedis:
 
     data_dir: Path
     appendfsync: str = "everysec"
+    appendonly: bool = True  # False only while restoring a backup (load the RDB first)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
@@ -144,7 +145,7 @@ class EmbeddedRedis:
             f"pidfile {self.pid_file}",
             f"logfile {self.dir / 'redis.log'}",
             "daemonize no",
-            "appendonly yes",
+            f"appendonly {'yes' if self.appendonly else 'no'}",
             'appenddirname "appendonlydir"',
             f"appendfsync {self.appendfsync}",
             "maxmemory-policy noeviction",

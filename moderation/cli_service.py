@@ -356,6 +356,8 @@ def _cmd_audit_seal(args: argparse.Namespace) -> int:
 
 def _cmd_backup(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    if args.restore:
+        return _restore(settings, Path(args.dir))
     out = Path(args.dir)
     out.mkdir(parents=True, exist_ok=True)
     cli = shutil.which("redis-cli")
@@ -381,6 +383,51 @@ def _cmd_backup(args: argparse.Namespace) -> int:
                 "rdb": "dump.rdb", "audit": "audit/" if audit_src.exists() else None}
     (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"backup written to {out} (dump.rdb + audit segments)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _restore(settings: Settings, src: Path) -> int:
+    """Load `src/dump.rdb` into the embedded Redis of the data directory (stopped), rebuild
+    its AOF from it, and put the audit segments back."""
+    import redis as sync_redis
+
+    from api.redis_server import EmbeddedRedis
+
+    if settings.redis_url:
+        return _fail("--restore works on the embedded Redis only; for REDIS_URL restore the "
+                     "RDB with your Redis tooling (see README).")
+    rdb = src / "dump.rdb"
+    if not rdb.exists():
+        return _fail(f"{rdb} does not exist; give the directory written by `moderation backup`.")
+    server = EmbeddedRedis(settings.data_dir, appendonly=False)
+    if server.running():
+        return _fail("the embedded Redis of this data directory is running; stop "
+                     "`moderation serve` first.")
+    server.dir.mkdir(parents=True, exist_ok=True)
+    aof = server.dir / "appendonlydir"
+    if aof.exists():
+        aof.rename(server.dir / f"appendonlydir.before-restore-{int(time.time())}")
+    shutil.copy2(rdb, server.dir / "dump.rdb")
+    server.start(own=False)  # appendonly no: loads dump.rdb
+    try:
+        r = sync_redis.Redis(unix_socket_path=str(server.socket_path),
+                             password=server.password(), decode_responses=True)
+        keys_loaded = r.dbsize()
+        r.config_set("appendonly", "yes")  # writes a fresh AOF from the loaded data
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            info = r.info("persistence")
+            if info.get("aof_enabled") == 1 and not info.get("aof_rewrite_in_progress") and \
+                    not info.get("aof_rewrite_scheduled"):
+                break
+            time.sleep(0.1)
+        r.close()
+    finally:
+        server.stop()
+    if (src / "audit").exists():
+        shutil.copytree(src / "audit", settings.audit_path, dirs_exist_ok=True)
+    print(f"restored {keys_loaded} keys into {server.dir} (AOF rebuilt) and the audit "
+          f"segments into {settings.audit_path}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -455,5 +502,8 @@ def register(sub: Any) -> None:
     backup = sub.add_parser("backup", help="write a consistent RDB snapshot and the audit "
                             "archive to DIR")
     backup.add_argument("dir", metavar="DIR")
+    backup.add_argument("--restore", action="store_true",
+                        help="restore DIR (written by `moderation backup`) into the embedded "
+                             "Redis of --data-dir; the service must be stopped")
     _add_store_options(backup)
     backup.set_defaults(func=_guard(_cmd_backup))

@@ -152,3 +152,16 @@ def test_background_sealer_seals_within_a_second(settings_for, moderator, rdb, t
             time.sleep(0.1)
     assert rep.ok and rep.unsealed == 0
     assert rep.archived == 11 - 3 and rep.sealed_in_redis == 3
+
+
+def test_retention_removes_old_segments_but_never_the_newest(tmp_path, state):
+    for day in ("20200101", "20200102", "20991231"):
+        (tmp_path / f"segment-{day}.jsonl").write_text("{}\n")
+    sealer = Sealer(state.redis, tmp_path, retention_days=180)
+    sealer._apply_retention()
+    assert [p.name for p in segments(tmp_path)] == ["segment-20991231.jsonl"]
+    only = tmp_path / "only"
+    only.mkdir()
+    (only / "segment-20200101.jsonl").write_text("{}\n")
+    Sealer(state.redis, only, retention_days=180)._apply_retention()
+    assert [p.name for p in segments(only)] == ["segment-20200101.jsonl"]

@@ -115,3 +115,23 @@ def test_serve_refuses_an_unsafe_redis(tmp_path, flags, setting):
         assert proc.returncode == 2 and setting in proc.stderr
     finally:
         server.stop()
+
+
+def test_backup_and_restore_on_a_new_data_directory(tmp_path):
+    old, new, out = tmp_path / "old", tmp_path / "new", tmp_path / "backup"
+    env = {"MODERATION_AUDIT_REDIS_TAIL": "1", "MODERATION_ARGON2_TIME_COST": "1",
+           "MODERATION_ARGON2_MEMORY_KIB": "1024"}
+    key = cli("apikey", "create", "portal-b", "--data-dir", str(old), env=env).stdout.strip()
+    assert cli("user", "create", "admin", "--role", "admin", "--password-stdin", "--data-dir",
+               str(old), env=env, stdin="长城-correct-horse\n").returncode == 0
+    assert cli("audit", "seal", "--data-dir", str(old), env=env).returncode == 0
+    assert cli("backup", str(out), "--data-dir", str(old), env=env).returncode == 0
+    assert (out / "dump.rdb").stat().st_size > 0 and list((out / "audit").glob("*.jsonl"))
+    restored = cli("backup", str(out), "--restore", "--data-dir", str(new), env=env)
+    assert restored.returncode == 0, restored.stderr
+    listed = cli("apikey", "list", "--data-dir", str(new), env=env).stdout
+    assert json.loads(listed)["client"] == "portal-b" and key not in listed
+    assert "admin" in cli("user", "list", "--data-dir", str(new), env=env).stdout
+    verified = cli("audit", "verify", "--data-dir", str(new), env=env)
+    report = json.loads(verified.stdout)
+    assert verified.returncode == 0 and report["archived"] == 1 and report["sealed_in_redis"] == 1

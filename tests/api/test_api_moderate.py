@@ -123,3 +123,26 @@ def test_expired_item_frees_its_data_id(client, api_key, rdb):
     rdb.delete(keys.item("portal-a", "exp-1"))  # what EXPIRE does after item_ttl_days
     r = client.post("/v1/moderate", headers=bearer(api_key), json={**req, "content": "新内容"})
     assert r.status_code == 200 and r.json()["duplicate"] is False
+
+
+def test_logs_hold_no_raw_text_or_secrets(client, api_key, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    secret_text = "出售冰毒，联系13912345678"
+    client.post("/v1/moderate", headers=bearer(api_key),
+                json={"data_id": "log-1", "channel": "comment", "content": secret_text})
+    client.post("/v1/auth/login", json={"username": "ghost", "password": "hunter2-secret"})
+    logged = caplog.text
+    for needle in (secret_text, "13912345678", api_key, "hunter2-secret"):
+        assert needle not in logged
+
+
+def test_api_key_is_stored_only_as_its_sha256(client, api_key, rdb):
+    import hashlib
+
+    digest = hashlib.sha256(api_key.encode()).hexdigest()
+    assert rdb.hget(keys.apikey(digest), "client") == "portal-a"
+    dump = json.dumps({k: rdb.type(k) for k in rdb.keys("*")}) + json.dumps(
+        rdb.hgetall(keys.APIKEY_INDEX))
+    assert api_key not in dump and len(api_key) - len("pmk_") >= 43  # 32 random bytes
