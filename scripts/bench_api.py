@@ -31,8 +31,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
-FALLBACK = ["小区门口的路灯坏了好几天，希望有关部门尽快修理。", "我要投诉拆迁办，补偿款一直没有到位。",
-            "请问社保卡丢了怎么补办？", "出售冰毒，量大从优，加微信", "办事窗口态度很好，点赞！",
+FALLBACK = ["小区门口的路灯坏了好几天，希望有关部门尽快修理。",
+            "我要投诉拆迁办，补偿款一直没有到位。", "请问社保卡丢了怎么补办？",
+            "出售冰毒，量大从优，加微信", "办事窗口态度很好，点赞！",
             "公交车太挤了，建议高峰期加开班次。"]
 
 
@@ -116,6 +117,33 @@ def http_post(path: str, body: dict, key: str | None = None) -> bytes:
             f"Content-Length: {len(data)}\r\n\r\n").encode() + data
 
 
+def redis_cli(data_dir: Path, *cmd: str) -> str:
+    sock = data_dir / "redis" / "redis.sock"
+    env = dict(os.environ, REDISCLI_AUTH=(data_dir / "redis" / "redis.password").read_text()
+               .strip())
+    return subprocess.run(["redis-cli", "-s", str(sock), "--no-auth-warning", *cmd], env=env,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def memory_breakdown(data_dir: Path, sample: int = 200) -> dict[str, float]:
+    """Bytes per item (its hash + id index) and per audit event (stream entry + sealed hash),
+    from MEMORY USAGE (exact, SAMPLES 0)."""
+    item_keys = [k for k in redis_cli(data_dir, "SCAN", "0", "MATCH", "pm:item:*", "COUNT",
+                                      "5000").splitlines()[1:] if k][:sample]
+    per_item = 0.0
+    for k in item_keys:
+        per_item += int(redis_cli(data_dir, "MEMORY", "USAGE", k, "SAMPLES", "0") or 0)
+        item_id = redis_cli(data_dir, "HGET", k, "item_id")
+        per_item += int(redis_cli(data_dir, "MEMORY", "USAGE", f"pm:itemid:{item_id}",
+                                  "SAMPLES", "0") or 0)
+    events = int(redis_cli(data_dir, "XLEN", "pm:audit") or 0)
+    stream = int(redis_cli(data_dir, "MEMORY", "USAGE", "pm:audit", "SAMPLES", "0") or 0)
+    hashes = int(redis_cli(data_dir, "MEMORY", "USAGE", "pm:audit:hashes", "SAMPLES", "0")
+                 or 0)
+    return {"item_bytes": per_item / max(1, len(item_keys)),
+            "event_bytes": (stream + hashes) / max(1, events)}
+
+
 def redis_info(data_dir: Path) -> dict[str, int]:
     sock = data_dir / "redis" / "redis.sock"
     pw = (data_dir / "redis" / "redis.password").read_text().strip()
@@ -196,6 +224,8 @@ def main() -> int:
         before = redis_info(data)
         results["service"] = drive(port, reqs("run", args.requests), args.concurrency)
         after = redis_info(data)
+        time.sleep(1.5)  # let the sealer catch up so sealed hashes are counted
+        breakdown = memory_breakdown(data)
     finally:
         serve.send_signal(signal.SIGTERM)
         serve.wait(30)
@@ -217,7 +247,9 @@ def main() -> int:
     print(f"  Redis memory: {per_item:.0f} bytes per stored item including its "
           f"{events / args.requests:.0f} audit events (avg comment "
           f"{statistics.mean(len(t) for t in texts):.0f} chars)")
-    print(json.dumps({"bare": b, "service": s, "redis_bytes_per_item": per_item}))
+    print(f"  MEMORY USAGE: {breakdown['item_bytes']:.0f} bytes per item (hash + id index), "
+          f"{breakdown['event_bytes']:.0f} bytes per sealed audit event (entry + hash)")
+    print(json.dumps({"bare": b, "service": s, "redis_bytes_per_item": per_item, **breakdown}))
     return 0
 
 

@@ -125,6 +125,7 @@ async def moderate(request: Request) -> JSONResponse:
                 _new_item(auth.caller.client, req, decision.to_dict(), rid),
                 key_hash=auth.key_hash, cost=0 if auth.counted else 1)
             status, payload = 200, _answer(res, rid)
+            state.remember_key(auth.key_hash, auth.caller)  # still valid: refresh its TTL
         except Unauthorized:
             state.forget_key(auth.key_hash)
             raise unauthorized("Unknown or revoked API key.") from None

@@ -152,9 +152,8 @@ class ItemStore:
         )
         ttl = self.ttl_s if status.is_final else 0
         flat: list[Any] = [item_id, digest, status.value, ttl, now_ms, created, decided,
-                           item.client, cost, self.default_rate]
-        for k, v in fields.items():
-            flat += [k, v]
+                           item.client, cost, self.default_rate,
+                           json.dumps(fields, ensure_ascii=False)]
         key_list = [keys.item(item.client, item.data_id), keys.item_id(item_id),
                     keys.PENDING_QUEUE, keys.AUDIT_STREAM, keys.apikey(key_hash),
                     keys.rate_window(key_hash, now_ms // 1000)]

@@ -22,7 +22,7 @@ CREATE_ITEM = """
 -- ARGV[7]  audit event "item.decided" (canonical JSON)
 -- ARGV[8]  client the key must belong to   ARGV[9] items to count (0: counted already)
 -- ARGV[10] default rate limit per second
--- ARGV[11..] field, value, field, value ... of the item hash
+-- ARGV[11] the item hash's fields as one JSON object of strings (fewer arguments to pack)
 -- Returns {"created", item_id} | {"exists", HGETALL...} | {"conflict", item_id}
 --       | {"unauthorized"} (key revoked) | {"limited"} (over the key's rate limit)
 local rec = redis.call('HMGET', KEYS[5], 'client', 'rate_limit')
@@ -46,7 +46,13 @@ if digest then
   end
   return {'conflict', redis.call('HGET', KEYS[1], 'item_id')}
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 11))
+local fields = cjson.decode(ARGV[11])
+local flat = {}
+for k, v in pairs(fields) do
+  flat[#flat + 1] = k
+  flat[#flat + 1] = v
+end
+redis.call('HSET', KEYS[1], unpack(flat))
 redis.call('SET', KEYS[2], KEYS[1])
 if ARGV[3] == 'pending' then
   redis.call('ZADD', KEYS[3], tonumber(ARGV[5]), ARGV[1])
