@@ -20,6 +20,7 @@ import asyncio
 import csv
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -250,6 +251,7 @@ def main() -> int:
     print(f"  MEMORY USAGE: {breakdown['item_bytes']:.0f} bytes per item (hash + id index), "
           f"{breakdown['event_bytes']:.0f} bytes per sealed audit event (entry + hash)")
     print(json.dumps({"bare": b, "service": s, "redis_bytes_per_item": per_item, **breakdown}))
+    shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -139,3 +139,20 @@ def test_a_batch_counts_its_items_against_the_rate_limit(client, new_key):
     items = [{**OK, "data_id": f"b-{i}"} for i in range(6)]
     r = client.post("/v1/moderate/batch", headers=bearer(key), json={"items": items})
     assert r.status_code == 429
+
+
+@pytest.mark.parametrize(("raw", "status"), [
+    (rb'{"data_id":"n1","channel":"comment","content":"\ud800abc"}', 400),  # lone surrogate
+    (rb'{"data_id":"n2","channel":"comment","content":"x","title":"\udfff"}', 400),
+    (b"[" * 5000 + b"]" * 5000, 400),  # deep nesting
+    (rb'{"data_id":"n3","channel":"comment","content":"x","ip":1e400}', 422),
+    (rb'{"data_id":"n4","channel":"comment","content":"abc\u0000def"}', 200),
+    ('{"data_id":"n5","channel":"comment","content":"\u202e出售冰毒"}'.encode(), 200),
+])
+def test_hostile_json_never_500(client, api_key, raw, status):
+    headers = {**bearer(api_key), "Content-Type": "application/json"}
+    r = client.post("/v1/moderate", headers=headers, content=raw)
+    assert r.status_code == status, r.text
+    wrapped = b'{"items":[' + raw + b"]}" if raw.startswith(b"{") else raw
+    rb = client.post("/v1/moderate/batch", headers=headers, content=wrapped)
+    assert rb.status_code < 500, rb.text
