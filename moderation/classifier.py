@@ -1,0 +1,148 @@
+"""The text classifier: any local Hugging Face sequence-classification checkpoint, on CPU.
+
+Loaded once at start-up (a missing or corrupt directory is a `ModelLoadError` then, never at
+the first request) with `AutoTokenizer` / `AutoModelForSequenceClassification` and
+`local_files_only=True`, so nothing is ever downloaded. Weights are upcast to fp32 (the shipped
+model is stored in fp16 to stay small) and can be quantized to int8 in memory with torch's
+dynamic quantization. Texts longer than the model's window are scored in overlapping windows;
+each label's score is its maximum over the windows, so one offensive sentence inside a long
+letter is not averaged away.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from moderation.errors import ModelLoadError
+
+DEFAULT_MODEL_NAME = "cold-l4-h256"
+WEIGHT_FILES = ("*.safetensors", "pytorch_model*.bin")
+MAX_WINDOW = 512
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+def default_model_path() -> Path | None:
+    """`models/<DEFAULT_MODEL_NAME>` in this checkout, or None when no model is shipped."""
+    path = repo_root() / "models" / DEFAULT_MODEL_NAME
+    return path if (path / "config.json").is_file() else None
+
+
+def weights_digest(path: Path) -> str:
+    """SHA-256 over the weight files in name order: the model's identity in `versions.model`."""
+    files = sorted({f for pattern in WEIGHT_FILES for f in path.glob(pattern)})
+    if not files:
+        raise ModelLoadError(f"Model directory {path} holds no weights (*.safetensors or *.bin).")
+    digest = hashlib.sha256()
+    for f in files:
+        with f.open("rb") as fh:
+            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Window:
+    text_index: int
+    ids: list[int]
+
+
+class Classifier:
+    """Per-label scores (0-1) for texts; build it with `Classifier.load`."""
+
+    def __init__(self, model, tokenizer, *, name: str, labels: tuple[str, ...],
+                 window: int, batch_size: int, multi_label: bool) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.name = name
+        self.labels = labels
+        self.window = window
+        self.batch_size = batch_size
+        self.multi_label = multi_label
+        self._specials = tokenizer.num_special_tokens_to_add(pair=False)
+        self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    @classmethod
+    def load(cls, path: str | Path, *, threads: int | None = None, quantize: bool = False,
+             batch_size: int = 32) -> Classifier:
+        """Load a checkpoint directory; raises ModelLoadError with a sentence naming the fix."""
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        path = Path(path)
+        if not path.is_dir():
+            raise ModelLoadError(f"Model directory {path} does not exist.")
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(f"Model directory {path} has no config.json; "
+                                 "point MODERATION_MODEL at a save_pretrained directory.")
+        if batch_size < 1:
+            raise ModelLoadError(f"Batch size must be at least 1, not {batch_size}.")
+        digest = weights_digest(path)
+        if threads is not None:
+            torch.set_num_threads(threads)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+            model = AutoModelForSequenceClassification.from_pretrained(
+                str(path), local_files_only=True)
+        except Exception as exc:  # any failure inside transformers means an unusable directory
+            raise ModelLoadError(f"Model directory {path} cannot be loaded: "
+                                 f"{type(exc).__name__}: {exc}".splitlines()[0]) from exc
+        model = model.float().eval()
+        if quantize:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                from torch.ao.quantization import quantize_dynamic
+
+                model = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        config = model.config
+        labels = tuple(config.id2label[i] for i in sorted(config.id2label))
+        window = min(MAX_WINDOW, getattr(config, "max_position_embeddings", MAX_WINDOW) or
+                     MAX_WINDOW, tokenizer.model_max_length or MAX_WINDOW)
+        if window <= tokenizer.num_special_tokens_to_add(pair=False) + 8:
+            raise ModelLoadError(f"Model directory {path}: window of {window} tokens is too "
+                                 "small; set model_max_length in tokenizer_config.json.")
+        name = f"{path.name}{'-int8' if quantize else ''}@{digest[:8]}"
+        return cls(model, tokenizer, name=name, labels=labels, window=window,
+                   batch_size=batch_size,
+                   multi_label=config.problem_type == "multi_label_classification")
+
+    def windows(self, texts: Sequence[str]) -> list[_Window]:
+        """Token windows covering each text, overlapping by a quarter, special tokens added.
+
+        Uses the tokenizer's own overflow handling, so any fast tokenizer works.
+        """
+        if not texts:
+            return []
+        body = self.window - self._specials
+        enc = self.tokenizer(list(texts), truncation=True, max_length=self.window,
+                             stride=body // 4, return_overflowing_tokens=True)
+        return [_Window(int(i), ids) for i, ids in
+                zip(enc["overflow_to_sample_mapping"], enc["input_ids"], strict=True)]
+
+    @torch.inference_mode()
+    def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """One `{label: score}` per text: softmax (sigmoid for multi-label), max over windows."""
+        windows = self.windows(texts)
+        order = sorted(range(len(windows)), key=lambda k: len(windows[k].ids))
+        best = torch.zeros((len(texts), len(self.labels)))
+        for start in range(0, len(order), self.batch_size):
+            batch = [windows[k] for k in order[start : start + self.batch_size]]
+            width = max(len(w.ids) for w in batch)
+            input_ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, w in enumerate(batch):
+                input_ids[row, : len(w.ids)] = torch.tensor(w.ids)
+                mask[row, : len(w.ids)] = 1
+            logits = self.model(input_ids=input_ids, attention_mask=mask).logits.float()
+            scores = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, -1)
+            for row, w in enumerate(batch):
+                best[w.text_index] = torch.maximum(best[w.text_index], scores[row])
+        return [dict(zip(self.labels, (round(float(s), 6) for s in row), strict=True))
+                for row in best]
