@@ -193,6 +193,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         where = f"embedded in {server.dir}" if server else "at REDIS_URL"
         print(f"moderation: serving on http://{settings.host}:{settings.port} with "
               f"{settings.workers} worker(s); Redis {where}", file=sys.stderr)
+        from api.logs import configure_logging
+
+        configure_logging()
         # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into an exception so
         # the embedded Redis below is stopped (finally) instead of the process just dying.
         signal.signal(signal.SIGTERM, _terminated)

@@ -180,6 +180,9 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=2_000)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--model", default="none",
+                    help="classifier for the service run: none (lexicon path, the target), "
+                         "default (shipped model) or a directory")
     args = ap.parse_args()
     texts = comments()
     tmp = Path(tempfile.mkdtemp(prefix="bench-", dir="/tmp"))
@@ -207,7 +210,7 @@ def main() -> int:
 
     # 2. the service: lexicon + PII, embedded Redis, every request stores a new item
     port = free_port()
-    serve = subprocess.Popen([PY, "-m", "moderation.cli", "serve", "--no-model", "--port",
+    serve = subprocess.Popen([PY, "-m", "moderation.cli", "serve", "--model", args.model, "--port",
                               str(port), "--workers", str(args.workers), "--data-dir",
                               str(data)], env=env, cwd=REPO)
     try:
@@ -236,7 +239,8 @@ def main() -> int:
     print(f"API benchmark: {args.requests} requests after {args.warmup} warm-up, "
           f"{args.concurrency} keep-alive connections from one client process, "
           f"{args.workers} uvicorn worker(s) (uvloop, httptools), embedded Redis "
-          f"(AOF everysec), no model, {os.cpu_count()} CPU cores; comments from COLD test")
+          f"(AOF everysec), model: {args.model}, {os.cpu_count()} CPU cores; comments from COLD "
+          "test")
     for name, r in (("bare FastAPI constant", b), ("service /v1/moderate", s)):
         print(f"  {name:24s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
               f"p95 {r['p95_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms")
