@@ -104,3 +104,41 @@ def test_pending_item_survives_kill_9_of_redis(embedded, settings_for, new_app_c
         assert got.status_code == 200, got.text
         assert got.json()["item_id"] == item_id and got.json()["status"] == "pending"
         assert client_for(again).zrange("pm:queue:pending", 0, -1) == [item_id]
+
+
+@pytest.mark.parametrize("scheme", ["redis://default:{pw}@127.0.0.1:{port}/0",
+                                    "redis://:{pw}@127.0.0.1:{port}/2"])
+def test_redis_url_with_credentials(tmp_path, scheme):
+    import asyncio
+
+    from api_test_support import RedisProc
+
+    from api.store.connection import check_server, connect
+
+    server = RedisProc(tmp_path / "auth").start()
+    try:
+        redis.Redis(port=server.port).config_set("requirepass", "s3cret-pw")
+        url = scheme.format(pw="s3cret-pw", port=server.port)
+
+        async def go() -> list[str]:
+            r = connect(url, timeout=0.5)
+            try:
+                await r.set("k", "v")
+                return await check_server(r)
+            finally:
+                await r.aclose()
+
+        assert asyncio.run(go()) == []
+        bad = scheme.format(pw="wrong", port=server.port)
+
+        async def refused() -> None:
+            r = connect(bad, timeout=0.5)
+            try:
+                await r.ping()
+            finally:
+                await r.aclose()
+
+        with pytest.raises(redis.AuthenticationError):
+            asyncio.run(refused())
+    finally:
+        server.stop()
