@@ -97,7 +97,10 @@ class Sealer:
             if n < self.batch:
                 break
             await asyncio.sleep(0)  # let requests run between batches
-        await self._archive()
+        for _ in range(100):  # keep up with bursts, but yield to requests between batches
+            if not await self._archive():
+                break
+            await asyncio.sleep(0)
         if time.monotonic() - self._last_retention > 3600:
             self._apply_retention()
             self._last_retention = time.monotonic()
@@ -121,19 +124,20 @@ class Sealer:
         )
         return len(entries) if ok else 0
 
-    async def _archive(self) -> None:
-        """Move sealed events beyond the newest `tail_keep` to disk, then trim them."""
+    async def _archive(self) -> bool:
+        """Move up to one batch of the sealed events beyond the newest `tail_keep` to disk,
+        then trim them from Redis; True when it moved some."""
         excess = await self.r.hlen(keys.AUDIT_HASHES) - self.tail_keep
         if excess <= 0:
-            return
+            return False
         state = await self.r.hgetall(keys.AUDIT_STATE)
         last_id = state.get("last_id")
         if not last_id:
-            return
+            return False
         entries = await self.r.xrange(keys.AUDIT_STREAM, min="-", max=last_id,
                                       count=min(excess, self.batch))
         if not entries:
-            return
+            return False
         ids = [e[0] for e in entries]
         hashes = await self.r.hmget(keys.AUDIT_HASHES, ids)
         prev = state.get("anchor_hash") or audit.GENESIS_HASH
@@ -142,7 +146,7 @@ class Sealer:
         for (stream_id, fields), h in zip(entries, hashes, strict=True):
             if h is None:
                 log.error("audit event %s has no sealed hash; not archiving", stream_id)
-                return
+                return False
             if done is None or id_key(stream_id) > id_key(done):
                 raw = fields.get(audit.EVENT_FIELD, "null")
                 try:
@@ -154,10 +158,11 @@ class Sealer:
             prev = h
         if lines:
             self._write_segment(lines)
-        await self._trim(
+        trimmed = await self._trim(
             keys=[keys.AUDIT_STREAM, keys.AUDIT_HASHES, keys.AUDIT_STATE, keys.AUDIT_LOCK],
             args=[self.token, ids[-1], prev, *ids],
         )
+        return int(trimmed) >= 0  # -1: the lock moved to another sealer
 
     def _write_segment(self, lines: list[str]) -> None:
         self.audit_dir.mkdir(parents=True, exist_ok=True)

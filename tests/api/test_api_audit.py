@@ -165,3 +165,15 @@ def test_retention_removes_old_segments_but_never_the_newest(tmp_path, state):
     (only / "segment-20200101.jsonl").write_text("{}\n")
     Sealer(state.redis, only, retention_days=180)._apply_retention()
     assert [p.name for p in segments(only)] == ["segment-20200101.jsonl"]
+
+
+def test_one_pass_seals_and_archives_a_backlog(call, state, rdb, tmp_path):
+    pipe = rdb.pipeline(transaction=False)
+    for i in range(1_234):
+        pipe.xadd(keys.AUDIT_STREAM, {"e": audit.event_json("machine", "system", "item.decided",
+                                                            f"it_{i}", None)})
+    pipe.execute()
+    assert seal(call, state, tmp_path, tail_keep=100) == 1_234
+    rep = call(verify, state.redis, tmp_path)
+    assert rep.ok and (rep.archived, rep.sealed_in_redis) == (1_134, 100)
+    assert rdb.xlen(keys.AUDIT_STREAM) == 100 and rdb.hlen(keys.AUDIT_HASHES) == 100
