@@ -23,6 +23,9 @@ from moderation.errors import ModelLoadError
 
 DEFAULT_MODEL_NAME = "cold-l4-h256"
 WEIGHT_FILES = ("*.safetensors", "pytorch_model*.bin")
+#: One of these must exist: without them transformers silently builds an empty tokenizer.
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model",
+                   "sentencepiece.bpe.model", "tokenizer.model")
 MAX_WINDOW = 512
 
 
@@ -84,6 +87,10 @@ class Classifier:
                                  "point MODERATION_MODEL at a save_pretrained directory.")
         if batch_size < 1:
             raise ModelLoadError(f"Batch size must be at least 1, not {batch_size}.")
+        if not any((path / name).is_file() for name in TOKENIZER_FILES):
+            raise ModelLoadError(f"Model directory {path} has no tokenizer files "
+                                 f"({', '.join(TOKENIZER_FILES[:2])}, ...); save the tokenizer "
+                                 "with save_pretrained beside the model.")
         digest = weights_digest(path)
         if threads is not None:
             torch.set_num_threads(threads)

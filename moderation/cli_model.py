@@ -184,6 +184,7 @@ def train_command(args) -> int:
             extra_texts = list(d.swsr_split(root)["train"].texts) + d.read_swsr_posts(root)
     except InputError as exc:
         return _fail(exc.message)
+    mlm_texts = list(train_set.texts) + list(dev_set.texts) + extra_texts
     if args.civic > 0:
         from moderation.training.civic import civic_examples
 
@@ -195,7 +196,7 @@ def train_command(args) -> int:
         base = args.out.parent / f"{args.out.name}-mlm-base"
         print(f"mlm: adapting {args.base} for {args.mlm_epochs} epochs -> {base}",
               file=sys.stderr)
-        mlm.adapt(args.base, list(train_set.texts) + list(dev_set.texts) + extra_texts, base,
+        mlm.adapt(args.base, mlm_texts, base,
                   epochs=args.mlm_epochs, lr=args.mlm_lr, seed=args.mlm_seed,
                   device=args.device, max_length=args.max_length)
     config = TrainConfig(
