@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
+from api.batcher import MicroBatcher
 from api.settings import Settings
 from api.store.apikeys import ApiKeyStore, Caller
 from api.store.items import ItemStore
@@ -22,6 +23,7 @@ class AppState:
     items: ItemStore
     apikeys: ApiKeyStore
     users: UserStore
+    batcher: MicroBatcher
     # key hash -> (caller, monotonic expiry) of keys that authenticated in this process.
     # The hot path sends the hash with the item to ONE Lua call that re-checks the key and
     # its rate limit; while Redis is unreachable a fresh entry lets a known client get its
@@ -36,6 +38,7 @@ class AppState:
             redis=r,
             items=ItemStore(r, ttl_s=settings.item_ttl_s,
                             default_rate=settings.rate_limit_per_s),
+            batcher=MicroBatcher(moderator),
             apikeys=ApiKeyStore(r, default_rate=settings.rate_limit_per_s),
             users=UserStore(r, session_ttl_s=settings.session_ttl_s,
                             max_failures=settings.login_max_failures,

@@ -148,6 +148,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args, host=args.host, port=args.port, workers=args.workers,
                          lexicon=args.lexicon, policy=args.policy, model=model,
                          model_threads=args.model_threads)
+    if settings.model_threads is None:  # share the cores between the workers' torch pools
+        cores = os.cpu_count() or 1
+        settings = settings.model_copy(update={"model_threads": max(1, cores // settings.workers)})
     try:  # fail at start-up, not per request
         moderator = load_moderator(settings.lexicon, settings.policy, settings.model_arg,
                                    model_threads=settings.model_threads)

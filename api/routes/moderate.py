@@ -74,8 +74,8 @@ async def _decide_one(state: AppState, req: ModerateRequest) -> Decision:
     mod = state.moderator
     if mod.classifier is None:  # lexicon + PII: microseconds, no thread hop
         return mod.moderate(req.content, title=req.title, channel=req.channel)
-    return await run_in_threadpool(mod.moderate, req.content, title=req.title,
-                                   channel=req.channel)
+    # the classifier: concurrent requests share one forward pass in a worker thread
+    return await state.batcher.moderate(req.content, title=req.title, channel=req.channel)
 
 
 MODERATE_OPENAPI = {
