@@ -195,7 +195,7 @@ def train(config: TrainConfig, train_set: LabeledTexts, dev_set: LabeledTexts, *
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            running += float(loss) * len(pick)
+            running += loss.item() * len(pick)
             seen += len(pick)
             bar.set_postfix(loss=f"{running / seen:.4f}")
         dev_pred = predict_logits(model, dev_ids, pad_id, device).argmax(1)

@@ -1,0 +1,254 @@
+"""`moderation model evaluate` and `moderation model train`, called through their handlers.
+
+Evaluation runs the shipped model on small CSVs of real comments; its figures are checked
+against the classifier's own predictions, not against hard-coded numbers. Training runs on a
+tiny BERT built in tmp_path, one epoch over a dozen rows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from model_fixtures import build_tiny_bert, write_csv
+
+from moderation import cli_model
+from moderation.classifier import Classifier, default_model_path
+from moderation.training.data import swsr_split
+from moderation.training.metrics import report
+
+ROWS = [
+    ("黑人都是懒惰的寄生虫，滚出中国", 1, 2),
+    ("河南人都是骗子，出门一定要小心", 1, 2),
+    ("你个傻逼，脑子有病吧", 1, 1),
+    ("上海人都看不起外地人，一群势利眼", 1, 2),
+    ("娘炮就该去死", 1, 1),
+    ("请问社区什么时候能修好小区门口的路灯？", 0, 0),
+    ("建议政府加强对农民工工资拖欠问题的监管", 0, 0),
+    ("感谢街道办工作人员的耐心解答", 0, 0),
+    ("我反对任何形式的种族歧视，每个人都应该被尊重", 0, 3),
+    ("地域黑是不对的，哪里都有好人和坏人", 0, 3),
+    ("男女平等是社会进步的体现，女性也可以成为优秀的工程师", 0, 3),
+    ("女人就应该待在家里做饭生孩子", 1, 2),
+]
+
+
+def cold_rows(rows=ROWS) -> list[dict[str, object]]:
+    return [{"": i, "split": "test", "topic": "race", "label": y, "fine-grained-label": f,
+             "TEXT": t} for i, (t, y, f) in enumerate(rows)]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli_model.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Classifier:
+    path = default_model_path()
+    assert path is not None
+    return Classifier.load(path, threads=1)
+
+
+def expected_report(shipped: Classifier, texts, labels) -> dict:
+    predicted = [0 if s["safe"] >= s["offensive"] else 1 for s in shipped.predict(list(texts))]
+    return report(labels, predicted, shipped.labels) | {"predicted": predicted}
+
+
+def test_evaluate_prints_one_json_object_with_the_contract_fields(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], shipped: Classifier) -> None:
+    data = write_csv(tmp_path / "test.csv", cold_rows(), bom=True)
+    code, out, err = run(capsys, "evaluate", "--data", str(data), "--threads", "1")
+    assert code == 0, err
+    assert out.count("\n") == 1
+    result = json.loads(out)
+    want = expected_report(shipped, [r[0] for r in ROWS], [r[1] for r in ROWS])
+    assert result["n"] == len(ROWS)
+    assert result["model"] == shipped.name
+    for key in ("accuracy", "macro_f1", "per_class", "confusion_matrix"):
+        assert result[key] == want[key]
+    assert 0.0 <= result["accuracy"] <= 1.0 and 0.0 <= result["macro_f1"] <= 1.0
+    assert sum(map(sum, result["confusion_matrix"])) == len(ROWS)
+    assert result["per_class"]["offensive"]["support"] == sum(r[1] for r in ROWS)
+    anti = [p for p, r in zip(want["predicted"], ROWS, strict=True) if r[2] == 3]
+    assert result["anti_bias"] == {"n": 3, "flagged": sum(anti),
+                                   "false_positive_rate": round(sum(anti) / 3, 4)}
+    assert "without_train_overlap" not in result  # no train.csv beside the file
+
+
+def test_evaluate_removes_texts_shared_with_a_sibling_train_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], shipped: Classifier) -> None:
+    write_csv(tmp_path / "test.csv", cold_rows(), bom=True)
+    write_csv(tmp_path / "train.csv", cold_rows(ROWS[:2] + [("别的评论", 0, 0)]), bom=True)
+    code, out, err = run(capsys, "evaluate", "--data", str(tmp_path / "test.csv"))
+    assert code == 0, err
+    clean = json.loads(out)["without_train_overlap"]
+    assert clean["removed"] == 2
+    assert clean["n"] == len(ROWS) - 2
+    want = expected_report(shipped, [r[0] for r in ROWS[2:]], [r[1] for r in ROWS[2:]])
+    assert clean["accuracy"] == want["accuracy"]
+
+
+def test_evaluate_cold_dataset_from_the_environment(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    cold = tmp_path / "sets" / "cold"
+    cold.mkdir(parents=True)
+    write_csv(cold / "test.csv", cold_rows(), bom=True)
+    write_csv(cold / "train.csv", cold_rows(ROWS[:1]), bom=True)
+    monkeypatch.setenv("MODERATION_DATASETS", str(tmp_path / "sets"))
+    code, out, err = run(capsys, "evaluate", "--dataset", "cold")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["data"] == "cold/test"
+    assert result["n"] == len(ROWS)
+    assert result["without_train_overlap"]["removed"] == 1
+    assert result["anti_bias"]["n"] == 3
+
+
+def swsr_rows(n_posts: int = 10) -> list[dict[str, object]]:
+    comments = ["女司机就是马路杀手", "支持女性参加工作", "女人就该在家带孩子",
+                "这个政策对女职工很友好"]
+    return [{"index": k, "weibo_id": 1000 + post, "comment_text": f"{c}{post}",
+             "label": int(i % 2 == 0)}
+            for k, (post, (i, c)) in enumerate(
+                (p, ic) for p in range(n_posts) for ic in enumerate(comments))]
+
+
+def test_swsr_split_is_grouped_by_post_and_seeded(tmp_path: Path) -> None:
+    (tmp_path / "swsr").mkdir()
+    rows = swsr_rows()
+    write_csv(tmp_path / "swsr" / "SexComment.csv", rows)
+    a, b = swsr_split(tmp_path), swsr_split(tmp_path)
+    assert a["heldout"].texts == b["heldout"].texts
+    post_of = {r["comment_text"]: r["weibo_id"] for r in rows}
+    held = {post_of[t] for t in a["heldout"].texts}
+    train = {post_of[t] for t in a["train"].texts}
+    assert held and train and not held & train
+    assert len(a["heldout"]) + len(a["train"]) == len(rows)
+    other = swsr_split(tmp_path, seed=1)
+    assert {post_of[t] for t in other["heldout"].texts} != held or len(held) == 0
+
+
+def test_evaluate_swsr_heldout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "swsr").mkdir()
+    write_csv(tmp_path / "swsr" / "SexComment.csv", swsr_rows())
+    code, out, err = run(capsys, "evaluate", "--dataset", "swsr", "--datasets", str(tmp_path))
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["data"] == "swsr/heldout"
+    assert result["n"] == len(swsr_split(tmp_path)["heldout"])
+    assert result["split"]["seed"] == 2022
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("--data", "{tmp}/missing.csv"), "does not exist"),
+        (("--data", "{tmp}/test.csv", "--text-column", "comment"), "no column 'comment'"),
+        (("--data", "{tmp}/test.csv", "--label-column", "TEXT"), "is not an integer"),
+        (("--data", "{tmp}/test.csv", "--model", "{tmp}/no-model"), "does not exist"),
+        (("--dataset", "cold", "--datasets", "{tmp}/nowhere"), "does not exist"),
+    ],
+)
+def test_bad_usage_is_one_sentence_and_exit_2(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str],
+                                              args: tuple[str, ...], fragment: str) -> None:
+    write_csv(tmp_path / "test.csv", cold_rows())
+    code, out, err = run(capsys, "evaluate", *(a.format(tmp=tmp_path) for a in args))
+    assert code == 2
+    assert out == ""
+    assert fragment in err
+    assert err.strip().count("\n") == 0
+
+
+def test_labels_outside_the_model_are_refused(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    rows = cold_rows()
+    rows[0]["label"] = 2
+    write_csv(tmp_path / "test.csv", rows)
+    code, out, err = run(capsys, "evaluate", "--data", str(tmp_path / "test.csv"))
+    assert code == 2 and out == ""
+    assert "outside the model" in err
+
+
+def test_register_adds_model_train_and_evaluate() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    cli_model.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["model", "evaluate", "--dataset", "cold"])
+    assert args.func is cli_model.evaluate_command
+    args = parser.parse_args(["model", "train", "--base", "b", "--out", "o"])
+    assert args.func is cli_model.train_command
+
+
+# --- training on a tiny checkpoint -----------------------------------------------------
+
+
+@pytest.fixture()
+def tiny_data(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    data.mkdir()
+    write_csv(data / "train.csv", cold_rows(), bom=True)
+    write_csv(data / "dev.csv", cold_rows(ROWS[::2]), bom=True)
+    return data
+
+
+@pytest.mark.parametrize("scratch", [False, True])
+def test_train_writes_a_loadable_checkpoint(tmp_path: Path, tiny_data: Path,
+                                            capsys: pytest.CaptureFixture[str],
+                                            scratch: bool) -> None:
+    base = build_tiny_bert(tmp_path / "base", texts=[r[0] for r in ROWS])
+    out = tmp_path / "models" / "tiny-cold"
+    argv = ["train", "--base", str(base), "--data", str(tiny_data), "--out", str(out),
+            "--epochs", "2", "--batch-size", "4", "--max-length", "24", "--device", "cpu"]
+    code, stdout, err = run(capsys, *argv, *(["--from-scratch"] if scratch else []))
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["best_epoch"] in (1, 2)
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"] == {"0": "safe", "1": "offensive"}
+    assert config["dtype"] == "float16"
+    record = json.loads((out / "training.json").read_text())
+    assert record["config"]["from_scratch"] is scratch
+    assert record["train"]["n"] == len(ROWS)
+    clf = Classifier.load(out)
+    assert clf.window == 24
+    assert len(clf.predict([r[0] for r in ROWS])) == len(ROWS)
+
+
+def test_training_is_seeded(tmp_path: Path, tiny_data: Path,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    base = build_tiny_bert(tmp_path / "base", texts=[r[0] for r in ROWS])
+    outs = []
+    for name in ("a", "b"):
+        argv = ["train", "--base", str(base), "--data", str(tiny_data), "--out",
+                str(tmp_path / name), "--epochs", "1", "--batch-size", "4", "--device", "cpu",
+                "--seed", "3", "--fp32"]
+        code, _, err = run(capsys, *argv)
+        assert code == 0, err
+        outs.append(Classifier.load(tmp_path / name).predict([r[0] for r in ROWS]))
+    assert outs[0] == outs[1]
+
+
+def test_train_with_a_missing_base_is_exit_2(tmp_path: Path, tiny_data: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "train", "--base", str(tmp_path / "none"), "--data",
+                         str(tiny_data), "--out", str(tmp_path / "o"))
+    assert code == 2 and out == ""
+    assert "does not exist" in err
+
+
+def test_report_on_a_hand_counted_case() -> None:
+    # true 0 0 0 1 1 / predicted 0 1 0 1 0: safe 2 of 3 right, offensive 1 of 2 right.
+    r = report([0, 0, 0, 1, 1], [0, 1, 0, 1, 0], ("safe", "offensive"))
+    assert r["confusion_matrix"] == [[2, 1], [1, 1]]
+    assert r["accuracy"] == 0.6
+    assert r["per_class"]["safe"] == {"precision": 0.6667, "recall": 0.6667, "f1": 0.6667,
+                                      "support": 3}
+    assert r["per_class"]["offensive"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5,
+                                           "support": 2}
+    assert r["macro_f1"] == 0.5833
