@@ -231,6 +231,9 @@ class EmbeddedRedis:
         """Stop the server if this process owns it (SIGTERM: Redis flushes the AOF first)."""
         if not self.owned:
             return
+        if self.owner_alive():  # a `serve` adopted it meanwhile: it is theirs to stop now
+            self.owned = False
+            return
         pid = self._proc.pid if self._proc is not None else self.pid()
         if pid and _alive(pid):
             with contextlib.suppress(ProcessLookupError):
