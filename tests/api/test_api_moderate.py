@@ -146,3 +146,14 @@ def test_api_key_is_stored_only_as_its_sha256(client, api_key, rdb):
     dump = json.dumps({k: rdb.type(k) for k in rdb.keys("*")}) + json.dumps(
         rdb.hgetall(keys.APIKEY_INDEX))
     assert api_key not in dump and len(api_key) - len("pmk_") >= 43  # 32 random bytes
+
+
+@pytest.mark.parametrize(("sent", "echoed"), [("portal-req-42", True), ("bad id!", False),
+                                               ("x" * 200, False)])
+def test_request_id_is_echoed_and_audited(client, api_key, rdb, sent, echoed):
+    r = client.post("/v1/moderate", headers={**bearer(api_key), "X-Request-ID": sent},
+                    json={"data_id": "rid-1", "channel": "comment", "content": "路灯坏了"})
+    rid = r.json()["request_id"]
+    assert r.headers["X-Request-ID"] == rid and (rid == sent) is echoed
+    created = [json.loads(e[1]["e"]) for e in rdb.xrange(keys.AUDIT_STREAM)][-2]
+    assert created["action"] == "item.created" and created["details"]["request_id"] == rid
