@@ -24,6 +24,22 @@ USERS = PREFIX + "users"  # set of usernames
 # Pub/sub channel for version bumps (lexicon reloads, later issues).
 VERSION_CHANNEL = PREFIX + "versions"
 
+# Reserved for the next issues, named here so every feature shares one key space:
+CLAIMS = PREFIX + "queue:claims"  # zset item_id -> lease expiry ms (review workflow)
+QA_QUEUE = PREFIX + "queue:qa"  # zset item_id -> created ms (sampled machine decisions)
+LEXICON_VERSIONS = PREFIX + "lexicon:versions"  # hash version -> JSON (lexicon management)
+LEXICON_CURRENT = PREFIX + "lexicon:current"  # string: the live version number
+
+
+def webhook(client: str) -> str:
+    """A client's registered webhook (URL, origin, signing secret hash; review workflow)."""
+    return f"{PREFIX}webhook:{client}"
+
+
+def author_items(client: str, author_ref: str) -> str:
+    """Recent item ids of one author of one client (review `author_history`)."""
+    return f"{PREFIX}author:{client}:{author_ref}"
+
 
 def item(client: str, data_id: str) -> str:
     """The hash holding one item: text, decision, status, history."""
