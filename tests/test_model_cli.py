@@ -252,3 +252,22 @@ def test_report_on_a_hand_counted_case() -> None:
     assert r["per_class"]["offensive"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5,
                                            "support": 2}
     assert r["macro_f1"] == 0.5833
+
+
+def test_soup_averages_checkpoints(tmp_path: Path) -> None:
+    import importlib.util
+
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "train_classifier.py"
+    spec = importlib.util.spec_from_file_location("train_classifier", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    a = build_tiny_bert(tmp_path / "a", seed=1)
+    b = build_tiny_bert(tmp_path / "b", seed=2)
+    out = module.soup([a, b], tmp_path / "soup", max_length=16)
+    wa, wb, ws = (AutoModelForSequenceClassification.from_pretrained(str(p)).float()
+                  .classifier.weight.detach() for p in (a, b, out))
+    assert torch.allclose(ws, (wa + wb) / 2, atol=2e-3)  # fp16 storage
+    assert Classifier.load(out).window == 16
