@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from redis.exceptions import WatchError
 
 from api.store import audit, keys
 from api.store.errors import Conflict, InvalidName, NotFound, RateLimited, Unauthorized
@@ -86,18 +87,23 @@ class UserStore:
             raise InvalidName("A username is 1-64 characters of letters, digits, '.', '_' "
                               "or '-'.")
         check_password(password)
-        if await self.r.exists(keys.user(username)):
-            raise Conflict(f"User {username!r} already exists.")
         pw_hash = await asyncio.to_thread(self.hasher.hash, password)
         now = audit.now_iso()
         async with self.r.pipeline(transaction=True) as pipe:
+            await pipe.watch(keys.user(username))  # two admins creating one name: one wins
+            if await pipe.exists(keys.user(username)):
+                raise Conflict(f"User {username!r} already exists.")
+            pipe.multi()
             pipe.hset(keys.user(username), mapping={
                 "username": username, "role": role.value, "password_hash": pw_hash,
                 "disabled": "0", "created_at": now, "updated_at": now})
             pipe.sadd(keys.USERS, username)
             audit.append(pipe, actor, actor_role, "user.created", f"user:{username}", None,
                          role=role.value)
-            await pipe.execute()
+            try:
+                await pipe.execute()
+            except WatchError:
+                raise Conflict(f"User {username!r} already exists.") from None
         return User(username, role, False, now, now)
 
     async def get(self, username: str) -> User:

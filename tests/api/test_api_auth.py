@@ -162,3 +162,18 @@ def test_admin_manages_api_keys(client, users, rdb):
     assert {"apikey.created", "apikey.revoked"} <= set(actions(rdb))
     bad = client.post("/v1/admin/apikeys", headers=t, json={"client": "bad client/"})
     assert bad.status_code == 422
+
+
+def test_concurrent_creates_of_one_username_give_one_user(call, state, rdb):
+    import asyncio
+
+    from api.store.errors import Conflict
+
+    async def both():
+        return await asyncio.gather(
+            state.users.create("twin", Role.REVIEWER, PASSWORD),
+            state.users.create("twin", Role.ADMIN, PASSWORD), return_exceptions=True)
+
+    results = call(both)
+    assert sum(isinstance(r, Conflict) for r in results) == 1
+    assert actions(rdb).count("user.created") == 1
