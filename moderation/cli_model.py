@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -191,23 +192,31 @@ def train_command(args) -> int:
         train_set = d.concat(train_set, civic_examples(args.civic, args.civic // 2))
     if args.threads:
         torch.set_num_threads(args.threads)
-    base = args.base
+    with tempfile.TemporaryDirectory(prefix="moderation-mlm-") as scratch_dir:
+        base = args.base
+        if args.mlm_epochs > 0 and not args.from_scratch:
+            # The adapted encoder is an intermediate: kept out of --out's folder (models/).
+            base = Path(scratch_dir) / "mlm-base"
+            print(f"mlm: adapting {args.base} for {args.mlm_epochs} epochs", file=sys.stderr)
+            mlm.adapt(args.base, mlm_texts, base,
+                      epochs=args.mlm_epochs, lr=args.mlm_lr, seed=args.mlm_seed,
+                      device=args.device, max_length=args.max_length)
+        config = TrainConfig(
+            base=base, out=args.out, labels=tuple(args.labels.split(",")),
+            from_scratch=args.from_scratch, lr=args.lr, epochs=args.epochs,
+            patience=args.patience, batch_size=args.batch_size, max_length=args.max_length,
+            seed=args.seed, save_dtype="float32" if args.fp32 else "float16",
+            device=args.device)
+        try:
+            result = train(config, train_set, dev_set)
+        except ModelLoadError as exc:
+            return _fail(exc.message)
     if args.mlm_epochs > 0 and not args.from_scratch:
-        base = args.out.parent / f"{args.out.name}-mlm-base"
-        print(f"mlm: adapting {args.base} for {args.mlm_epochs} epochs -> {base}",
-              file=sys.stderr)
-        mlm.adapt(args.base, mlm_texts, base,
-                  epochs=args.mlm_epochs, lr=args.mlm_lr, seed=args.mlm_seed,
-                  device=args.device, max_length=args.max_length)
-    config = TrainConfig(
-        base=base, out=args.out, labels=tuple(args.labels.split(",")),
-        from_scratch=args.from_scratch, lr=args.lr, epochs=args.epochs, patience=args.patience,
-        batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
-        save_dtype="float32" if args.fp32 else "float16", device=args.device)
-    try:
-        result = train(config, train_set, dev_set)
-    except ModelLoadError as exc:
-        return _fail(exc.message)
+        record_path = args.out / "training.json"
+        record = json.loads(record_path.read_text())
+        record["mlm"] = {"from": str(args.base), "epochs": args.mlm_epochs, "lr": args.mlm_lr,
+                         "seed": args.mlm_seed, "texts": len(mlm_texts), "swsr": args.mlm_swsr}
+        record_path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps({"out": str(args.out), "best_epoch": result.best_epoch,
                       "best_dev_macro_f1": result.best_dev_macro_f1,
                       "history": list(result.history), "seconds": result.seconds}))

@@ -271,3 +271,35 @@ def test_soup_averages_checkpoints(tmp_path: Path) -> None:
                   .classifier.weight.detach() for p in (a, b, out))
     assert torch.allclose(ws, (wa + wb) / 2, atol=2e-3)  # fp16 storage
     assert Classifier.load(out).window == 16
+
+
+def test_distillation_from_teacher_logits_trains(tmp_path: Path) -> None:
+    import numpy as np
+
+    from moderation.training.data import LabeledTexts
+    from moderation.training.train import TrainConfig, train
+
+    base = build_tiny_bert(tmp_path / "base", texts=[r[0] for r in ROWS])
+    data = LabeledTexts(tuple(r[0] for r in ROWS), tuple(r[1] for r in ROWS), name="rows")
+    teacher = np.array([[-2.0, 2.0] if r[1] else [2.0, -2.0] for r in ROWS], dtype=np.float32)
+    config = TrainConfig(base=base, out=None, epochs=2, batch_size=4, device="cpu", seed=5)
+    result = train(config, data, data, teacher_logits=teacher, progress=False)
+    assert len(result.history) >= 1
+    assert all(np.isfinite(h["train_loss"]) for h in result.history)
+
+
+def test_train_with_mlm_adaptation_and_civic_templates(tmp_path: Path, tiny_data: Path,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    base = build_tiny_bert(tmp_path / "base", texts=[r[0] for r in ROWS])
+    out = tmp_path / "models" / "adapted"
+    code, _, err = run(capsys, "train", "--base", str(base), "--data", str(tiny_data),
+                       "--out", str(out), "--epochs", "1", "--batch-size", "8",
+                       "--mlm-epochs", "1", "--civic", "20", "--device", "cpu")
+    assert code == 0, err
+    record = json.loads((out / "training.json").read_text())
+    assert record["mlm"]["from"] == str(base)
+    assert record["mlm"]["texts"] == len(ROWS) + len(ROWS[::2])  # COLD texts only
+    assert record["train"]["n"] == len(ROWS) + 30  # 20 complaints + 10 insults
+    assert sorted(p.name for p in out.parent.iterdir()) == ["adapted"]  # no leftovers
+    assert Classifier.load(out).predict(["请尽快处理"])[0]["safe"] > 0

@@ -53,7 +53,7 @@ def adapt(base: Path, texts: Sequence[str], out: Path, *, epochs: int = 3, lr: f
     total = math.ceil(len(ids) / batch_size) * epochs
     warmup = max(1, total // 20)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / (total - warmup))))
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
     rng = random.Random(seed)
     gen = torch.Generator().manual_seed(seed)
     model.train()
