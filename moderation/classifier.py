@@ -12,6 +12,7 @@ letter is not averaged away.
 from __future__ import annotations
 
 import hashlib
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,6 +73,10 @@ class Classifier:
         self.multi_label = multi_label
         self._specials = tokenizer.num_special_tokens_to_add(pair=False)
         self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        # A fast tokenizer's truncation settings live in shared Rust state: concurrent calls
+        # from the API's thread pool can fail with "Already borrowed". Tokenizing is ~0.1 ms, so
+        # one lock costs nothing; the forward pass itself runs unlocked.
+        self._tokenizer_lock = threading.Lock()
 
     @classmethod
     def load(cls, path: str | Path, *, threads: int | None = None, quantize: bool = False,
@@ -128,8 +133,9 @@ class Classifier:
         if not texts:
             return []
         body = self.window - self._specials
-        enc = self.tokenizer(list(texts), truncation=True, max_length=self.window,
-                             stride=body // 4, return_overflowing_tokens=True)
+        with self._tokenizer_lock:
+            enc = self.tokenizer(list(texts), truncation=True, max_length=self.window,
+                                 stride=body // 4, return_overflowing_tokens=True)
         return [_Window(int(i), ids) for i, ids in
                 zip(enc["overflow_to_sample_mapping"], enc["input_ids"], strict=True)]
 

@@ -239,3 +239,16 @@ def test_missing_directory_is_a_load_error(tmp_path: Path) -> None:
 def test_directory_without_config_is_a_load_error(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="no config.json"):
         Classifier.load(tmp_path)
+
+
+def test_concurrent_predictions_from_many_threads(tiny: Classifier) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [["请问残疾人补贴怎么申请" * k, "你个蠢货"] for k in range(1, 9)]
+    expected = [tiny.predict(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(5):
+            got = list(pool.map(tiny.predict, texts))
+            for e, g in zip(expected, got, strict=True):
+                for a, b in zip(e, g, strict=True):
+                    assert a["offensive"] == pytest.approx(b["offensive"], abs=1e-5)
