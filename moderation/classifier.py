@@ -109,7 +109,9 @@ class Classifier:
         model = model.float().eval()
         if quantize:
             with warnings.catch_warnings():
+                # torch announces the move of eager quantization to torchao; it still works.
                 warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.filterwarnings("ignore", message=".*quantize", category=UserWarning)
                 from torch.ao.quantization import quantize_dynamic
 
                 model = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
