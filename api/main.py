@@ -45,7 +45,8 @@ def create_app(settings: Settings | None = None, moderator: Moderator | None = N
     if moderator is None:
         configure_logging()
         moderator = load_moderator(settings.lexicon, settings.policy, settings.model_arg,
-                                   model_threads=settings.model_threads)
+                                   model_threads=settings.model_threads,
+                                   quantize=settings.quantize)
 
     warm_up(moderator)
 

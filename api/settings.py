@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     )
 
     model_threads: int | None = Field(None, ge=1)
+    quantize: bool = True
 
     redis_url: str | None = Field(None, validation_alias=AliasChoices("redis_url", "REDIS_URL"))
     redis_password_file: Path | None = None

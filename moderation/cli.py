@@ -30,6 +30,14 @@ def env_default(flag: str, default: Any = None) -> Any:
     return os.environ.get("MODERATION_" + flag.upper().replace("-", "_"), default)
 
 
+def env_flag(flag: str, default: bool) -> bool:
+    """A boolean flag's default from `MODERATION_FLAG` (1/true/yes/on or 0/false/no/off)."""
+    raw = env_default(flag)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
 class UsageError(Exception):
     """Bad usage or unreadable input: one sentence on stderr, exit 2."""
 
@@ -65,6 +73,13 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-model", action="store_true", help="run lexicon and PII only")
     p.add_argument(
+        "--quantize",
+        action=argparse.BooleanOptionalAction,
+        default=env_flag("quantize", True),
+        help="int8 dynamic quantization of the classifier (default on: about twice as fast "
+        "on CPU at equal accuracy; env MODERATION_QUANTIZE=0 turns it off)",
+    )
+    p.add_argument(
         "--model-threads",
         type=int,
         default=env_default("model_threads"),
@@ -80,7 +95,14 @@ def build_moderator(args: argparse.Namespace) -> Moderator:
     model = None if args.no_model else args.model
     threads = int(args.model_threads) if args.model_threads else None
     try:
-        return load_moderator(args.lexicon, args.policy, model, model_threads=threads, warm=False)
+        return load_moderator(
+            args.lexicon,
+            args.policy,
+            model,
+            model_threads=threads,
+            quantize=args.quantize,
+            warm=False,
+        )
     except ModerationError as exc:
         raise UsageError(exc.message) from None
 

@@ -147,13 +147,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     model = "none" if args.no_model else args.model
     settings = _settings(args, host=args.host, port=args.port, workers=args.workers,
                          lexicon=args.lexicon, policy=args.policy, model=model,
-                         model_threads=args.model_threads)
+                         model_threads=args.model_threads, quantize=args.quantize)
     if settings.model_threads is None:  # share the cores between the workers' torch pools
         cores = os.cpu_count() or 1
         settings = settings.model_copy(update={"model_threads": max(1, cores // settings.workers)})
     try:  # fail at start-up, not per request
         moderator = load_moderator(settings.lexicon, settings.policy, settings.model_arg,
-                                   model_threads=settings.model_threads)
+                                   model_threads=settings.model_threads,
+                                   quantize=settings.quantize)
     except ModerationError as exc:
         return _fail(exc.message)
 
@@ -183,6 +184,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                "MODERATION_MODEL": settings.model or "none"}
         if pw_file:
             env["MODERATION_REDIS_PASSWORD_FILE"] = str(pw_file)
+        env["MODERATION_QUANTIZE"] = "1" if settings.quantize else "0"
         for name in ("lexicon", "policy", "model_threads"):
             value = getattr(settings, name)
             if value is not None:

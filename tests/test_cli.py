@@ -130,3 +130,19 @@ def test_closed_pipe_is_not_a_crash(tmp_path: Path) -> None:
     )
     assert json.loads(proc.stdout)["decision"] == "block"
     assert b"Traceback" not in proc.stderr and b"BrokenPipe" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(None, True), ("0", False), ("false", False), ("off", False), ("1", True), ("Yes", True)],
+)
+def test_boolean_flags_read_the_environment(monkeypatch, raw: str | None, expected: bool) -> None:  # noqa: ANN001
+    from moderation.cli import build_parser
+
+    if raw is None:
+        monkeypatch.delenv("MODERATION_QUANTIZE", raising=False)
+    else:
+        monkeypatch.setenv("MODERATION_QUANTIZE", raw)
+    args = build_parser().parse_args(["check", "x"])
+    assert args.quantize is expected
+    assert build_parser().parse_args(["check", "--no-quantize", "x"]).quantize is False

@@ -135,10 +135,10 @@ def test_failing_lexicon_degrades_to_review(moderator: Moderator, monkeypatch) -
 
 
 def test_model_scores_flow_into_labels_and_decision(moderator: Moderator) -> None:
-    mod = Moderator(moderator.lexicon, moderator.policy, _FixedClassifier(0.8))  # type: ignore[arg-type]
+    mod = Moderator(moderator.lexicon, moderator.policy, _FixedClassifier(0.9))  # type: ignore[arg-type]
     d = mod.moderate("你这个人怎么这样", channel="comment")
     assert d.decision == "review"
-    assert {lb.label: round(lb.score, 3) for lb in d.labels} == {"safe": 0.2, "offensive": 0.8}
+    assert {lb.label: round(lb.score, 3) for lb in d.labels} == {"safe": 0.1, "offensive": 0.9}
     assert d.versions.model == "fixed@0"
 
 

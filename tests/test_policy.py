@@ -36,8 +36,10 @@ def shipped() -> Policy:
         ([], [pii("cn_id_card", validated=False)], [], "post", "pass"),
         ([], [pii("mobile"), pii("email"), pii("ipv4"), pii("landline")], [], "post", "pass"),
         ([], [], [Label("safe", 0.9), Label("offensive", 0.1)], "comment", "pass"),
-        ([], [], [Label("offensive", 0.6)], "comment", "review"),
-        ([], [], [Label("offensive", 0.999)], "comment", "block"),
+        ([], [], [Label("offensive", 0.6)], "comment", "pass"),  # below review threshold
+        ([], [], [Label("offensive", 0.9)], "comment", "review"),
+        ([], [], [Label("offensive", 0.95)], "comment", "block"),  # opted in, above 0.92
+        ([], [], [Label("offensive", 0.95)], "post", "review"),  # pre-moderated: no opt-in
         ([], [], [Label("offensive", 0.999)], "message", "review"),  # never blocks on message
         ([], [], [Label("toxic", 0.999)], "comment", "pass"),  # label the policy does not name
     ],
@@ -67,7 +69,7 @@ def test_publication_follows_channel_mode(
 
 
 def test_model_reason_uses_abuse_category(shipped: Policy) -> None:
-    (reason,) = shipped.decide("comment", [], [], [Label("offensive", 0.8)]).reasons
+    (reason,) = shipped.decide("comment", [], [], [Label("offensive", 0.9)]).reasons
     assert (reason.source, reason.category, reason.decision) == ("model", "abuse", "review")
 
 
