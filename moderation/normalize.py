@@ -77,6 +77,8 @@ class _Tables:
     #: BMP code point -> folded code point, indexed by code point: `str.translate` looks a
     #: list up twice as fast as a dict, and leaves characters past its end untouched.
     one_to_one: list[int]
+    #: the same, with BMP noise mapped to None: one translate folds AND strips a text.
+    strip: list[int | None]
     #: characters whose folding is not one BMP code point (⑩ → "10", ß → "ss", 𝐬 → "s");
     #: BMP ones map to `_EXPANDS` in `one_to_one`, so one translate also detects them.
     expanding: dict[str, str]
@@ -103,7 +105,11 @@ def _tables() -> _Tables:
             expanding[ch] = folded
             if cp < 0x10000:
                 one[cp] = ord(_EXPANDS)
-    return _Tables(one, expanding)
+    marker = ord(_EXPANDS)
+    strip: list[int | None] = [
+        folded if folded == marker or not _is_noise(chr(folded)) else None for folded in one
+    ]
+    return _Tables(one, strip, expanding)
 
 
 def warm_up() -> None:
@@ -119,19 +125,21 @@ class Normalized:
     built on first use: most texts have no hit, and they never pay for it.
     """
 
-    __slots__ = ("text", "original_length", "_folded", "_expanded", "_offsets", "_built")
+    __slots__ = ("text", "original_length", "_source", "_expanded", "_offsets", "_built")
 
     def __init__(
         self,
         text: str,
         original_length: int,
-        folded: str | None = None,
+        source: str | None = None,
         expanded: list[int] | None = None,
     ) -> None:
         self.text = text
         self.original_length = original_length
-        self._folded = folded  # the folded text before noise removal, when noise was removed
-        self._expanded = expanded  # folded index -> original index, when folding expanded
+        # What noise was removed from, when some was: the original text (or, when folding
+        # expanded, the folded text, with `expanded` mapping it to the original).
+        self._source = source
+        self._expanded = expanded
         self._offsets: list[int] | None = None
         self._built = False
 
@@ -143,9 +151,10 @@ class Normalized:
         return self._offsets
 
     def _build_offsets(self) -> list[int] | None:
-        folded, expanded = self._folded, self._expanded
-        if folded is None:
+        source, expanded = self._source, self._expanded
+        if source is None:
             return expanded
+        folded = source if expanded is not None else source.translate(_tables().one_to_one)
         offsets: list[int] = []
         for m in _KEPT_RE.finditer(folded):
             if expanded is None:
@@ -164,21 +173,38 @@ class Normalized:
         return offsets[start], offsets[end - 1] + 1
 
 
+def _expands_astral(text: str, expanding: dict[str, str]) -> bool:
+    """Whether `text` holds a character past the BMP that folds (𝐬, 🄰); emoji, the
+    usual astral characters, do not, and must not send a text down the slow path."""
+    return any(ch in expanding for ch in _ASTRAL_RE.findall(text))
+
+
 def normalize(text: str) -> Normalized:
     """Fold `text` for matching: width, case, script, numerals, noise (see module doc)."""
     tables = _tables()
-    expanded: list[int] | None = None
-    folded_text = text.translate(tables.one_to_one)
-    if _EXPANDS in folded_text or _ASTRAL_RE.search(text):
-        pieces: list[str] = []
-        expanded = []
-        for i, ch in enumerate(text):
-            folded = tables.expanding.get(ch)
-            if folded is None:
-                folded = ch.translate(tables.one_to_one)
-            pieces.append(folded)
-            expanded.extend([i] * len(folded))
-        folded_text = "".join(pieces)
+    # Fast path: one translate folds every BMP character and drops BMP noise.
+    stripped = text.translate(tables.strip)
+    astral = _ASTRAL_RE.search(text) is not None
+    if _EXPANDS in stripped or (astral and _expands_astral(text, tables.expanding)):
+        return _normalize_expanding(text, tables)
+    if astral:  # emoji and other characters past the BMP: the table does not reach them
+        stripped = _NOISE_RE.sub("", stripped)
+    if len(stripped) == len(text):
+        return Normalized(stripped, len(text))
+    return Normalized(stripped, len(text), text)
+
+
+def _normalize_expanding(text: str, tables: _Tables) -> Normalized:
+    """The slow path for texts with characters whose folding is several characters."""
+    pieces: list[str] = []
+    expanded: list[int] = []
+    for i, ch in enumerate(text):
+        folded = tables.expanding.get(ch)
+        if folded is None:
+            folded = ch.translate(tables.one_to_one)
+        pieces.append(folded)
+        expanded.extend([i] * len(folded))
+    folded_text = "".join(pieces)
     stripped = _NOISE_RE.sub("", folded_text)
     if len(stripped) == len(folded_text):
         return Normalized(folded_text, len(text), None, expanded)

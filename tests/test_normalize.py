@@ -90,3 +90,39 @@ def test_noisy_span_maps_back_to_what_was_typed(
     assert norm.text[start : start + len(term)] == term
     ostart, oend = norm.to_original(start, start + len(term))
     assert text[ostart:oend] == typed
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(
+        st.one_of(
+            st.characters(blacklist_categories=("Cs",)),
+            st.sampled_from(list("①⑩⑶Ⅲ叁賭發ＶＸ，。！ ß𝐬🙂🎲\u200b\uffff_*")),
+        ),
+        max_size=30,
+    )
+)
+def test_fast_path_agrees_with_the_general_path(text: str) -> None:
+    from moderation.normalize import _normalize_expanding, _tables
+
+    fast = normalize(text)
+    slow = _normalize_expanding(text, _tables())
+    assert fast.text == slow.text
+    fast_offsets = fast.offsets if fast.offsets is not None else list(range(len(fast.text)))
+    slow_offsets = slow.offsets if slow.offsets is not None else list(range(len(slow.text)))
+    assert fast_offsets == slow_offsets
+
+
+@pytest.mark.parametrize(
+    ("text", "folded", "span"),
+    [
+        ("赌🎲博😂", "赌博", "赌🎲博"),  # emoji (past the BMP) between and after
+        ("😂😂出售冰，毒", "出售冰毒", "出售冰，毒"),
+        ("𝐬𝐞𝐱🙂片", "sex片", "𝐬𝐞𝐱🙂片"),  # folding astral letters plus emoji
+    ],
+)
+def test_astral_characters(text: str, folded: str, span: str) -> None:
+    norm = normalize(text)
+    assert norm.text == folded
+    start, end = norm.to_original(0, len(folded))
+    assert text[start:end] == span
