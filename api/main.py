@@ -13,6 +13,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -35,6 +36,15 @@ def warm_up(moderator: Moderator) -> None:
 
     warm_segmenter()
     moderator.moderate("预热：小区门口的路灯坏了", title="预热", channel=moderator.channels[0])
+
+
+async def _close(task: asyncio.Task[None] | None, r: Any) -> None:
+    """Stop the sealer and close the Redis pool (the lifespan's shutdown)."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await r.aclose()
 
 
 def create_app(settings: Settings | None = None, moderator: Moderator | None = None) -> FastAPI:
@@ -67,11 +77,9 @@ def create_app(settings: Settings | None = None, moderator: Moderator | None = N
         try:
             yield
         finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await r.aclose()
+            # Bounded: a shutdown that waits forever on Redis would ignore every later SIGTERM.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(_close(task, r), timeout=5)
 
     app = FastAPI(
         title="portal-moderation",

@@ -72,9 +72,14 @@ class Serve:
 def serves():
     started: list[Serve] = []
     yield started
-    for s in started:
+    for s in started:  # never leave a server behind, even after a failed test
         if s.proc.poll() is None:
-            s.stop()
+            try:
+                s.stop()
+            except subprocess.TimeoutExpired:
+                s.proc.kill()
+                s.proc.wait(10)
+                raise
 
 
 def test_two_api_processes_share_one_redis(redis_server, rdb, tmp_path, serves):
@@ -119,9 +124,16 @@ def test_two_api_processes_share_one_redis(redis_server, rdb, tmp_path, serves):
         assert "moderation_pending_items 1" in httpx.get(s.url + "/metrics").text
 
 
-def test_embedded_redis_lifecycle(tmp_path, serves):
+def test_embedded_redis_lifecycle(tmp_path, serves, request):
     data = tmp_path / "var"
     env = base_env()
+
+    def kill_left_redis() -> None:  # a failed run must not leave its redis-server running
+        pid = EmbeddedRedis(data).pid()
+        if pid and _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+    request.addfinalizer(kill_left_redis)
     a = Serve(env, data, tmp_path / "a.log")
     serves.append(a)
     a.wait_ready()
