@@ -146,3 +146,14 @@ def test_boolean_flags_read_the_environment(monkeypatch, raw: str | None, expect
     args = build_parser().parse_args(["check", "x"])
     assert args.quantize is expected
     assert build_parser().parse_args(["check", "--no-quantize", "x"]).quantize is False
+
+
+def test_serve_with_a_broken_model_is_a_startup_error(tmp_path: Path) -> None:
+    broken = tmp_path / "model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json", encoding="utf-8")
+    for model in (str(tmp_path / "missing"), str(broken)):
+        proc = run("serve", "--model", model, "--data-dir", str(tmp_path / "var"))
+        assert proc.returncode == 2, proc.stderr
+        assert b"Traceback" not in proc.stderr
+        assert not (tmp_path / "var" / "redis" / "redis.pid").exists()  # nothing was started
