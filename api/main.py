@@ -30,14 +30,6 @@ from moderation.pipeline import Moderator, load_moderator
 log = logging.getLogger("api")
 
 
-def warm_up(moderator: Moderator) -> None:
-    """Run one item through every stage so lazy initialisation (jieba) happens now."""
-    from moderation.segment import warm_up as warm_segmenter
-
-    warm_segmenter()
-    moderator.moderate("预热：小区门口的路灯坏了", title="预热", channel=moderator.channels[0])
-
-
 async def _close(task: asyncio.Task[None] | None, r: Any) -> None:
     """Stop the sealer and close the Redis pool (the lifespan's shutdown)."""
     if task is not None:
@@ -56,9 +48,9 @@ def create_app(settings: Settings | None = None, moderator: Moderator | None = N
         configure_logging()
         moderator = load_moderator(settings.lexicon, settings.policy, settings.model_arg,
                                    model_threads=settings.model_threads,
-                                   quantize=settings.quantize)
+                                   quantize=settings.quantize, warm=False)
 
-    warm_up(moderator)
+    moderator.warm_up()  # idempotent; an injected moderator may not be warm yet
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -154,7 +154,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     try:  # fail at start-up, not per request
         moderator = load_moderator(settings.lexicon, settings.policy, settings.model_arg,
                                    model_threads=settings.model_threads,
-                                   quantize=settings.quantize)
+                                   quantize=settings.quantize, warm=False)
     except ModerationError as exc:
         return _fail(exc.message)
 

@@ -102,7 +102,7 @@ class Moderator:
             from moderation.segment import warm_up as warm_segment
 
             warm_segment()
-        self.moderate("预热", channel=self.channels[0])
+        self.moderate("预热：小区门口的路灯坏了", title="预热", channel=self.channels[0])
 
     def with_lexicon(self, lexicon: Lexicon) -> Moderator:
         """A moderator identical to this one but for the lexicon (for hot swaps)."""
