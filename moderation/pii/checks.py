@@ -53,9 +53,10 @@ def id18_plausible(value: str) -> bool:
     )
 
 
-def id18_valid(value: str) -> bool:
-    """Plausible and the GB 11643 mod-11 check character matches (`x` counts as `X`)."""
-    return id18_plausible(value) and id_check_char(value[:17]) == value[17].upper()
+def id18_check_ok(value: str) -> bool:
+    """The GB 11643 mod-11 check character of an 18-char ID matches (`x` counts as `X`);
+    with `id18_plausible`, that is every check an ID number has."""
+    return id_check_char(value[:17]) == value[17].upper()
 
 
 def id15_valid(value: str) -> bool:

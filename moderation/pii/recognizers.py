@@ -3,7 +3,8 @@
 Presidio's contract, kept small: a regex proposes a span, a check (`checks.py`) decides
 `validated`. Every pattern is anchored on run boundaries (no ASCII letter or digit directly
 before or after), so a recognizer only ever sees a whole digit/letter run and never a number
-hidden inside a longer one. Overlaps between recognizers are settled in `resolve.py`.
+hidden inside a longer one. Overlaps between recognizers are settled by `find_pii`
+(`moderation/pii/__init__.py`).
 
 All patterns run on the width-folded text (`fold_width`), which is 1:1 with the original,
 so match offsets are offsets into the original text.
@@ -159,14 +160,10 @@ def _nth_digit_from_end(raw: str, n: int) -> int:
 
 
 def _id18(value: str, start: int, end: int, length: int) -> Iterator[Candidate]:
-    if not checks.id18_plausible(value):
-        return
-    if checks.id_check_char(value[:17]) == value[17].upper():
-        yield Candidate("cn_id_card", start, end, True, 0, length, 6, 4)
-    else:
-        # Region and birth date are real, only the check digit is wrong: most likely a
-        # mistyped ID number. Reported (and masked) as validated: false.
-        yield Candidate("cn_id_card", start, end, False, 0, length, 6, 4)
+    # Region and birth date real but the check digit wrong: most likely a mistyped ID
+    # number, so it is still reported (and masked), as validated: false.
+    if checks.id18_plausible(value):
+        yield Candidate("cn_id_card", start, end, checks.id18_check_ok(value), 0, length, 6, 4)
 
 
 def _bare(digits: str, start: int, end: int) -> Iterator[Candidate]:
