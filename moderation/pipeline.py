@@ -18,7 +18,7 @@ from moderation.categories import DECISION_RANK
 from moderation.errors import InputError, ModelLoadError, PolicyError
 from moderation.lexicon import Lexicon, LexiconMatch
 from moderation.pii import find_pii, mask_text
-from moderation.policy import Policy
+from moderation.policy import Channel, Policy
 from moderation.types import Decision, Hit, Label, PiiFinding, Reason, Versions
 
 if TYPE_CHECKING:
@@ -48,9 +48,7 @@ class _Evidence:
     failed: tuple[str, ...]
 
 
-def _check_field(value: Any, name: str, *, required: bool) -> str | None:
-    if value is None and not required:
-        return None
+def _check_field(value: Any, name: str, *, required: bool) -> str:
     if not isinstance(value, str):
         raise InputError(f"{name} must be a string", code="invalid_type")
     if required and not value.strip():
@@ -75,14 +73,12 @@ class Moderator:
         self.lexicon = lexicon
         self.policy = policy
         self.classifier = classifier
-
-    @property
-    def versions(self) -> Versions:
-        return Versions(
-            lexicon=self.lexicon.version,
-            lexicon_hash=self.lexicon.content_hash,
-            model=self.classifier.name if self.classifier is not None else None,
-            policy=self.policy.version,
+        #: Fixed for this moderator's lifetime: a new version is a new Moderator.
+        self.versions = Versions(
+            lexicon=lexicon.version,
+            lexicon_hash=lexicon.content_hash,
+            model=classifier.name if classifier is not None else None,
+            policy=policy.version,
         )
 
     @property
@@ -108,7 +104,7 @@ class Moderator:
         """A moderator identical to this one but for the lexicon (for hot swaps)."""
         return Moderator(lexicon, self.policy, self.classifier)
 
-    def _channel(self, channel: str):  # noqa: ANN202 - Channel, kept private to policy
+    def _channel(self, channel: str) -> Channel:
         try:
             return self.policy.channel(channel)
         except PolicyError as exc:
@@ -118,9 +114,11 @@ class Moderator:
         if not isinstance(channel, str):
             raise InputError("channel must be a string", code="invalid_type")
         self._channel(channel)
-        checked_content = _check_field(content, "content", required=True)
-        assert checked_content is not None
-        return _Item(checked_content, _check_field(title, "title", required=False), channel)
+        return _Item(
+            _check_field(content, "content", required=True),
+            None if title is None else _check_field(title, "title", required=False),
+            channel,
+        )
 
     def moderate(
         self, content: str, *, title: str | None = None, channel: str = "comment"
