@@ -23,7 +23,7 @@ import ahocorasick
 
 from moderation.categories import CATEGORIES, SEVERITIES
 from moderation.errors import LexiconError
-from moderation.normalize import Normalized, normalize, normalize_term
+from moderation.normalize import normalize, normalize_term
 from moderation.types import Hit
 
 MATCH_MODES = ("substring", "word")
@@ -205,11 +205,9 @@ class Lexicon:
             out[term.category] += 1
         return {k: v for k, v in out.items() if v} | {"allow": len(self.allow)}
 
-    def match(
-        self, text: str, field: str = "content", *, folded: Normalized | None = None
-    ) -> LexiconMatch:
+    def match(self, text: str, field: str = "content") -> LexiconMatch:
         """Find the terms in `text`; spans are offsets into `text` itself."""
-        norm = folded if folded is not None else normalize(text)
+        norm = normalize(text)
         if len(self._automaton) == 0 or not norm.text:
             return LexiconMatch((), ())
         found: list[tuple[int, int, Term]] = []
