@@ -7,11 +7,11 @@ every span found there must be reported as a span of what the user actually type
 `normalize` returns both the folded text and, for each folded character, the index of the
 original code point it came from.
 
-Speed matters (every request runs this): the per-character folding is one `str.translate`
-over a precomputed table that maps each code point to exactly one code point, so offsets
-are unchanged; the rare characters whose folding expands (`⑩` → `10`, `ß` → `ss`) take a
-slower per-character path. Noise is removed afterwards with one regex, and the offset map
-is only built when something was removed or expanded.
+Speed matters (every request runs this): one `str.translate` over a precomputed table
+folds every BMP character to one code point and deletes BMP noise in the same pass; emoji
+and other characters past the BMP are stripped with one regex when present; the rare
+characters whose folding expands (`⑩` → `10`, `ß` → `ss`) take a slower per-character
+path. The offset map is built only when a span is mapped back, which most texts never need.
 """
 
 from __future__ import annotations
