@@ -53,6 +53,18 @@ def weights_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def pad_batch(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input_ids, attention_mask) for token id lists padded to the longest; training pads
+    batches with this too, so the model is served exactly as it was trained."""
+    width = max(len(x) for x in ids)
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for row, x in enumerate(ids):
+        input_ids[row, : len(x)] = torch.tensor(x, dtype=torch.long)
+        mask[row, : len(x)] = 1
+    return input_ids, mask
+
+
 @dataclass(frozen=True)
 class _Window:
     text_index: int
@@ -149,12 +161,7 @@ class Classifier:
         best = torch.zeros((len(texts), len(self.labels)))
         for start in range(0, len(order), self.batch_size):
             batch = [windows[k] for k in order[start : start + self.batch_size]]
-            width = max(len(w.ids) for w in batch)
-            input_ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, w in enumerate(batch):
-                input_ids[row, : len(w.ids)] = torch.tensor(w.ids)
-                mask[row, : len(w.ids)] = 1
+            input_ids, mask = pad_batch([w.ids for w in batch], self._pad_id)
             logits = self.model(input_ids=input_ids, attention_mask=mask).logits.float()
             scores = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, -1)
             for row, w in enumerate(batch):

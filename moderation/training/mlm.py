@@ -17,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from moderation.training.train import _batches, collate, pick_device, set_seed
+from moderation.classifier import pad_batch
+from moderation.training.train import _batches, pick_device, set_seed
 
 
 def mask_tokens(input_ids: torch.Tensor, mask: torch.Tensor, tokenizer, probability: float,
@@ -62,7 +63,7 @@ def adapt(base: Path, texts: Sequence[str], out: Path, *, epochs: int = 3, lr: f
         bar = tqdm(list(_batches(len(ids), batch_size, rng)), disable=not progress,
                    desc=f"mlm {epoch}/{epochs}", file=sys.stderr, leave=False)
         for pick in bar:
-            input_ids, mask = collate([ids[i] for i in pick], tokenizer.pad_token_id or 0)
+            input_ids, mask = pad_batch([ids[i] for i in pick], tokenizer.pad_token_id or 0)
             masked, labels = mask_tokens(input_ids, mask, tokenizer, probability, gen)
             loss = model(input_ids=masked.to(dev), attention_mask=mask.to(dev),
                          labels=labels.to(dev)).loss

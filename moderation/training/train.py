@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from moderation.classifier import pad_batch
 from moderation.errors import ModelLoadError
 from moderation.training.data import LabeledTexts
 from moderation.training.metrics import macro_f1
@@ -102,16 +103,6 @@ def encode(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
     return tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
 
 
-def collate(ids: Sequence[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(x) for x in ids)
-    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(ids), width), dtype=torch.long)
-    for row, x in enumerate(ids):
-        input_ids[row, : len(x)] = torch.tensor(x, dtype=torch.long)
-        mask[row, : len(x)] = 1
-    return input_ids, mask
-
-
 def _batches(n: int, batch_size: int, rng: random.Random | None) -> Iterator[list[int]]:
     order = list(range(n))
     if rng is not None:
@@ -129,7 +120,7 @@ def predict_logits(model, ids: Sequence[list[int]], pad_id: int, device: torch.d
     out = np.zeros((len(ids), model.config.num_labels), dtype=np.float32)
     for start in range(0, len(order), batch_size):
         pick = order[start : start + batch_size]
-        input_ids, mask = collate([ids[i] for i in pick], pad_id)
+        input_ids, mask = pad_batch([ids[i] for i in pick], pad_id)
         logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits
         out[pick] = logits.float().cpu().numpy()
     return out
@@ -180,7 +171,7 @@ def train(config: TrainConfig, train_set: LabeledTexts, dev_set: LabeledTexts, *
         bar = tqdm(list(_batches(len(train_ids), config.batch_size, rng)), disable=not progress,
                    desc=f"epoch {epoch}/{config.epochs}", file=sys.stderr, leave=False)
         for pick in bar:
-            input_ids, mask = collate([train_ids[i] for i in pick], pad_id)
+            input_ids, mask = pad_batch([train_ids[i] for i in pick], pad_id)
             logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits
             target = labels[pick].to(device)
             loss = F.cross_entropy(logits, target)
