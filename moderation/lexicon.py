@@ -23,7 +23,7 @@ import ahocorasick
 
 from moderation.categories import CATEGORIES, SEVERITIES
 from moderation.errors import LexiconError
-from moderation.normalize import normalize, normalize_term
+from moderation.normalize import CHINESE_NUMERALS, Normalized, normalize, normalize_term
 from moderation.types import Hit
 
 MATCH_MODES = ("substring", "word")
@@ -229,7 +229,7 @@ class Lexicon:
             )
             covered = any(a <= start and end <= b for a, b in allowed)
             if not covered and term.match == "word":
-                covered = not _on_token_boundaries(norm.text, start, end)
+                covered = not _on_token_boundaries(text, norm, start, end)
             (suppressed if covered else hits).append(hit)
         return LexiconMatch(tuple(hits), tuple(suppressed))
 
@@ -238,17 +238,25 @@ class Lexicon:
 WORD_CONTEXT = 12
 
 
-def _on_token_boundaries(text: str, start: int, end: int) -> bool:
-    """Whether jieba puts token boundaries at both `start` and `end` of `text`.
+def _on_token_boundaries(text: str, norm: Normalized, start: int, end: int) -> bool:
+    """Whether jieba puts token boundaries at both `start` and `end` of the folded text.
 
     Only a window around the hit is segmented: jieba's choice at a position depends on
     nearby characters, and segmenting a 10,000-character text per hit would cost more
-    than the whole rest of the request.
+    than the whole rest of the request. Chinese numerals go back to what the user wrote
+    in the window, since folding them to digits changes the words (`二代` vs `2代`).
     """
     from moderation.segment import tokenize
 
     lo = max(0, start - WORD_CONTEXT)
-    window = text[lo : end + WORD_CONTEXT]
+    hi = min(len(norm.text), end + WORD_CONTEXT)
+    offsets = norm.offsets
+    window = "".join(
+        original
+        if (original := text[i if offsets is None else offsets[i]]) in CHINESE_NUMERALS
+        else norm.text[i]
+        for i in range(lo, hi)
+    )
     bounds = {lo}
     for _, _, tok_end in tokenize(window):
         bounds.add(lo + tok_end)

@@ -39,6 +39,10 @@ _CHINESE_DIGITS = {
     "拾": "十",
 }  # fmt: skip
 
+#: The Chinese numeral characters folded above: segmenting a text needs them as written
+#: (`二代` is a word, `2代` is not).
+CHINESE_NUMERALS = frozenset(_CHINESE_DIGITS)
+
 #: Code points outside the BMP worth folding: enclosed and mathematical alphanumerics
 #: (🄰, 𝐬𝐞𝐱) are a favourite evasion, and the CJK compatibility supplement folds to
 #: ordinary ideographs.

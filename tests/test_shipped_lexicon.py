@@ -395,6 +395,7 @@ WORD_MODE = [
     ("为老年人和女性服务", "性服务", False),
     ("找人代考", "代考", True),
     ("代考试报名", "代考", False),
+    ("码农二代考成了程序员", "代考", False),  # 二 as written, not folded to 2, is segmented
     ("cnm，什么破游戏", "cnm", True),
     ("cnmc公司的年报", "cnm", False),
     ("网上百家乐", "百家乐", True),
