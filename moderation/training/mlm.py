@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from moderation.classifier import pad_batch
-from moderation.training.train import _batches, pick_device, set_seed
+from moderation.training.train import _batches, pick_device, set_seed, warmup_linear_decay
 
 
 def mask_tokens(input_ids: torch.Tensor, mask: torch.Tensor, tokenizer, probability: float,
@@ -52,9 +52,7 @@ def adapt(base: Path, texts: Sequence[str], out: Path, *, epochs: int = 3, lr: f
            if len(x) > 4]
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     total = math.ceil(len(ids) / batch_size) * epochs
-    warmup = max(1, total // 20)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+    scheduler = warmup_linear_decay(optimizer, max(1, total // 20), total)
     rng = random.Random(seed)
     gen = torch.Generator().manual_seed(seed)
     model.train()

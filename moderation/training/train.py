@@ -111,6 +111,19 @@ def _batches(n: int, batch_size: int, rng: random.Random | None) -> Iterator[lis
         yield order[start : start + batch_size]
 
 
+def warmup_linear_decay(optimizer: torch.optim.Optimizer, warmup: int,
+                        total: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Learning rate rising linearly over `warmup` steps, then falling linearly to 0 at
+    `total` (fine-tuning and MLM adaptation both use it)."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(1, warmup)
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 @torch.inference_mode()
 def predict_logits(model, ids: Sequence[list[int]], pad_id: int, device: torch.device,
                    batch_size: int = 128) -> np.ndarray:
@@ -153,14 +166,7 @@ def train(config: TrainConfig, train_set: LabeledTexts, dev_set: LabeledTexts, *
     optimizer = torch.optim.AdamW(groups, lr=config.lr, fused=device.type == "cuda")
     steps_per_epoch = math.ceil(len(train_ids) / config.batch_size)
     total = steps_per_epoch * config.epochs
-    warmup = int(total * config.warmup_ratio)
-
-    def schedule(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / max(1, warmup)
-        return max(0.0, (total - step) / max(1, total - warmup))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    scheduler = warmup_linear_decay(optimizer, int(total * config.warmup_ratio), total)
     rng = random.Random(config.seed)
     history: list[dict[str, float]] = []
     best_f1, best_epoch, best_state, stale = -1.0, 0, None, 0
