@@ -192,9 +192,14 @@ def train_command(args) -> int:
         train_set = d.concat(train_set, civic_examples(args.civic, args.civic // 2))
     if args.threads:
         torch.set_num_threads(args.threads)
+    adapt_base = args.mlm_epochs > 0 and not args.from_scratch
+    notes = None
+    if adapt_base:  # recorded in training.json beside the fine-tuning settings
+        notes = {"mlm": {"from": str(args.base), "epochs": args.mlm_epochs, "lr": args.mlm_lr,
+                         "seed": args.mlm_seed, "texts": len(mlm_texts), "swsr": args.mlm_swsr}}
     with tempfile.TemporaryDirectory(prefix="moderation-mlm-") as scratch_dir:
         base = args.base
-        if args.mlm_epochs > 0 and not args.from_scratch:
+        if adapt_base:
             # The adapted encoder is an intermediate: kept out of --out's folder (models/).
             base = Path(scratch_dir) / "mlm-base"
             print(f"mlm: adapting {args.base} for {args.mlm_epochs} epochs", file=sys.stderr)
@@ -208,15 +213,9 @@ def train_command(args) -> int:
             seed=args.seed, save_dtype="float32" if args.fp32 else "float16",
             device=args.device)
         try:
-            result = train(config, train_set, dev_set)
+            result = train(config, train_set, dev_set, notes=notes)
         except ModelLoadError as exc:
             return _fail(exc.message)
-    if args.mlm_epochs > 0 and not args.from_scratch:
-        record_path = args.out / "training.json"
-        record = json.loads(record_path.read_text())
-        record["mlm"] = {"from": str(args.base), "epochs": args.mlm_epochs, "lr": args.mlm_lr,
-                         "seed": args.mlm_seed, "texts": len(mlm_texts), "swsr": args.mlm_swsr}
-        record_path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps({"out": str(args.out), "best_epoch": result.best_epoch,
                       "best_dev_macro_f1": result.best_dev_macro_f1,
                       "history": list(result.history), "seconds": result.seconds}))

@@ -13,7 +13,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -140,8 +140,10 @@ def predict_logits(model, ids: Sequence[list[int]], pad_id: int, device: torch.d
 
 
 def train(config: TrainConfig, train_set: LabeledTexts, dev_set: LabeledTexts, *,
-          teacher_logits: np.ndarray | None = None, progress: bool = True) -> TrainResult:
-    """Fine-tune, keep the epoch with the best dev macro-F1, save it if `config.out` is set."""
+          teacher_logits: np.ndarray | None = None, progress: bool = True,
+          notes: Mapping[str, object] | None = None) -> TrainResult:
+    """Fine-tune, keep the epoch with the best dev macro-F1, save it if `config.out` is set
+    (`notes`: more top-level entries for `training.json`, such as how the base was adapted)."""
     from tqdm.auto import tqdm
 
     set_seed(config.seed)
@@ -215,12 +217,12 @@ def train(config: TrainConfig, train_set: LabeledTexts, dev_set: LabeledTexts, *
     result = TrainResult(best_epoch, round(best_f1, 5), tuple(history), round(seconds, 1),
                          config.out, model, tokenizer)
     if config.out is not None:
-        save(result, config, train_set, dev_set)
+        save(result, config, train_set, dev_set, notes=notes)
     return result
 
 
 def save(result: TrainResult, config: TrainConfig, train_set: LabeledTexts,
-         dev_set: LabeledTexts) -> None:
+         dev_set: LabeledTexts, *, notes: Mapping[str, object] | None = None) -> None:
     """`save_pretrained` in the configured dtype, the tokenizer and a record of the run."""
     out = config.out
     assert out is not None
@@ -242,5 +244,6 @@ def save(result: TrainResult, config: TrainConfig, train_set: LabeledTexts,
         "best_dev_macro_f1": result.best_dev_macro_f1,
         "history": list(result.history),
         "seconds": result.seconds,
+        **(notes or {}),
     }
     (out / "training.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
