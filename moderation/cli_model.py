@@ -34,11 +34,15 @@ def datasets_dir(flag: str | None) -> Path:
 
 
 def model_dir(flag: str | None) -> Path | None:
-    """--model, else MODERATION_MODEL (unless `none`), else the shipped default model."""
+    """--model, else MODERATION_MODEL, else the shipped default model.
+
+    `default` names the shipped model here as it does for `check` and `serve`; `none` (which
+    turns the model off there) also means the shipped one: there is nothing else to evaluate.
+    """
     from moderation.classifier import default_model_path
 
     value = flag or os.environ.get("MODERATION_MODEL")
-    if value and value.lower() != "none":
+    if value and value.lower() not in ("none", "default"):
         return Path(value)
     return default_model_path()
 

@@ -91,6 +91,18 @@ def test_evaluate_removes_texts_shared_with_a_sibling_train_file(
     assert clean["accuracy"] == want["accuracy"]
 
 
+@pytest.mark.parametrize("env_model", ["default", "none"])
+def test_evaluate_model_environment_names_the_shipped_model(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        shipped: Classifier, env_model: str) -> None:
+    # MODERATION_MODEL=default is the service's own default value, not a directory name
+    monkeypatch.setenv("MODERATION_MODEL", env_model)
+    data = write_csv(tmp_path / "test.csv", cold_rows()[:3])
+    code, out, err = run(capsys, "evaluate", "--data", str(data))
+    assert code == 0, err
+    assert json.loads(out)["model"] == shipped.name
+
+
 def test_evaluate_cold_dataset_from_the_environment(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
