@@ -5,7 +5,7 @@ This is the entry-point layer for the classifier: it reads `MODERATION_DATASETS`
 on stdout and sends progress to stderr. Bad usage (a missing file, an unknown column, no model)
 is one sentence on stderr and exit status 2.
 
-Until the main CLI registers this group it also runs on its own:
+`moderation/cli.py` registers this group (`moderation model ...`); it also runs on its own:
 `python -m moderation.cli_model evaluate --dataset cold`.
 """
 
