@@ -65,7 +65,7 @@ async def authenticate_client(state: AppState, key: str, cost: int = 1, *,
         if known is not None:
             return ClientAuth(known, key_hash, degraded=False, counted=False)
     try:
-        caller = await state.apikeys.authenticate(key, cost=cost)
+        caller = await state.apikeys.authenticate(key_hash, cost=cost)
     except StoreUnavailable:
         known = state.known_key(key_hash)
         if known is None:

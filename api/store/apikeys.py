@@ -103,12 +103,12 @@ class ApiKeyStore:
         d.pop("hash")
         return ApiKeyRecord(**d)
 
-    async def authenticate(self, key: str, *, cost: int = 1) -> Caller | None:
-        """The caller for a key, counting `cost` items against its rate limit.
+    async def authenticate(self, key_hash: str, *, cost: int = 1) -> Caller | None:
+        """The caller for a key (by its `hash_key`), counting `cost` items against its rate
+        limit.
 
         Returns None for an unknown or revoked key; raises `RateLimited` over the limit.
         """
-        key_hash = hash_key(key)
         second = int(time.time())
         async with unavailable():
             reply = await self._auth(
