@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,8 +21,6 @@ from api.store import audit, keys, lua
 from api.store.connection import unavailable
 from api.store.errors import DataIdConflict, NotFound, RateLimited, StoreError, Unauthorized
 from api.store.statuses import ItemStatus
-
-DATA_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def content_digest(channel: str, title: str | None, content: str) -> str:
