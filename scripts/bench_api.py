@@ -146,17 +146,10 @@ def memory_breakdown(data_dir: Path, sample: int = 200) -> dict[str, float]:
 
 
 def redis_info(data_dir: Path) -> dict[str, int]:
-    sock = data_dir / "redis" / "redis.sock"
-    pw = (data_dir / "redis" / "redis.password").read_text().strip()
-    env = dict(os.environ, REDISCLI_AUTH=pw)
-    out = subprocess.run(["redis-cli", "-s", str(sock), "--no-auth-warning", "INFO", "memory"],
-                         env=env, capture_output=True, text=True).stdout
+    out = redis_cli(data_dir, "INFO", "memory")
     mem = int(next(x for x in out.splitlines() if x.startswith("used_memory:")).split(":")[1])
-    n = subprocess.run(["redis-cli", "-s", str(sock), "--no-auth-warning", "DBSIZE"], env=env,
-                       capture_output=True, text=True).stdout.strip()
-    xl = subprocess.run(["redis-cli", "-s", str(sock), "--no-auth-warning", "XLEN", "pm:audit"],
-                        env=env, capture_output=True, text=True).stdout.strip()
-    return {"used_memory": mem, "keys": int(n), "audit_events": int(xl or 0)}
+    return {"used_memory": mem, "keys": int(redis_cli(data_dir, "DBSIZE")),
+            "audit_events": int(redis_cli(data_dir, "XLEN", "pm:audit") or 0)}
 
 
 BARE_APP = """
