@@ -55,7 +55,9 @@ def concat(*parts: LabeledTexts, name: str | None = None) -> LabeledTexts:
     )
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+def _read_rows(path: Path,
+               required: Sequence[str] = ()) -> tuple[list[str], list[dict[str, str]]]:
+    """Columns and rows of a UTF-8 CSV file (BOM tolerated) that has every `required` one."""
     if not path.is_file():
         raise InputError(f"Data file {path} does not exist.", code="dataset_missing")
     try:
@@ -66,17 +68,17 @@ def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     except (UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"Data file {path} is not a UTF-8 CSV file ({exc}).",
                          code="dataset_invalid") from exc
+    for column in required:
+        if column not in columns:
+            raise InputError(f"Data file {path} has no column {column!r} "
+                             f"(columns: {', '.join(columns)}).", code="dataset_invalid")
     return columns, rows
 
 
 def read_csv(path: Path, *, text_column: str = "TEXT", label_column: str = "label",
              fine_column: str | None = "fine-grained-label") -> LabeledTexts:
     """A labelled CSV (UTF-8, BOM tolerated); labels must be integers 0..k-1."""
-    columns, rows = _read_rows(path)
-    for column in (text_column, label_column):
-        if column not in columns:
-            raise InputError(f"Data file {path} has no column {column!r} "
-                             f"(columns: {', '.join(columns)}).", code="dataset_invalid")
+    columns, rows = _read_rows(path, (text_column, label_column))
     texts, labels = [], []
     for line, row in enumerate(rows, start=2):
         try:
@@ -108,11 +110,7 @@ def swsr_split(datasets_dir: Path, *, seed: int = SWSR_SEED,
     Comments under one post share topic and wording, so a comment-level split would leak.
     """
     path = datasets_dir / "swsr" / SWSR_FILE
-    columns, rows = _read_rows(path)
-    for column in ("weibo_id", "comment_text", "label"):
-        if column not in columns:
-            raise InputError(f"Data file {path} has no column {column!r}.",
-                             code="dataset_invalid")
+    _, rows = _read_rows(path, ("weibo_id", "comment_text", "label"))
     posts = sorted({r["weibo_id"] for r in rows})
     random.Random(seed).shuffle(posts)
     heldout_posts = set(posts[: round(len(posts) * heldout_fraction)])
