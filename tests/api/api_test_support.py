@@ -12,6 +12,11 @@ import pytest
 import redis
 
 
+def bearer(token: str) -> dict[str, str]:
+    """The `Authorization` header for an API key or a session token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -112,7 +112,3 @@ def new_key(call: Callable[..., Any], state: Any) -> Callable[..., str]:
 @pytest.fixture
 def api_key(new_key: Callable[..., str]) -> str:
     return new_key("portal-a")
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}

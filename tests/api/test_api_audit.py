@@ -8,16 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
+from api_test_support import bearer
 
 from api.store import audit, keys
 from api.store.sealer import Sealer, segments
 from api.store.verify import export, verify
 
 TEXTS = ["出售冰毒", "小区路灯坏了", "身份证110101199003074514", "代开发票", "我要投诉拆迁办"]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

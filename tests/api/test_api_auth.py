@@ -6,15 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from api_test_support import bearer
 
 from api.store import keys
 from api.store.statuses import Role
 
 PASSWORD = "长城-correct-horse-1"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

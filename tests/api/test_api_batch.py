@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from api_test_support import bearer
 
 from api.store import keys
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def item(i: int, content: str, channel: str = "comment", **kw) -> dict:

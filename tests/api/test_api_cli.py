@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from api_test_support import bearer
 
 from api.store import keys
 
@@ -23,10 +24,6 @@ def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
     full.update(env or {})
     return subprocess.run([sys.executable, "-m", "moderation.cli", *args], input=stdin,
                           capture_output=True, text=True, env=full, timeout=timeout)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

@@ -8,11 +8,7 @@ import signal
 import time
 
 import pytest
-from api_test_support import RedisProc
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from api_test_support import RedisProc, bearer
 
 
 @pytest.fixture

@@ -5,11 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
+from api_test_support import bearer
 
 OK = {"data_id": "e-1", "channel": "comment", "content": "小区路灯坏了"}
 

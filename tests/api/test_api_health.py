@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from api_test_support import bearer
 
 
 def metric(text: str, name: str, labels: str = "") -> float:

@@ -7,12 +7,9 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from api_test_support import bearer
 
 from api.store import keys
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 CASES = [
     # (channel, content, decision, status, publish)

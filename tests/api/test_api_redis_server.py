@@ -12,12 +12,9 @@ import time
 
 import pytest
 import redis
+from api_test_support import bearer
 
 from api.redis_server import EmbeddedRedis, _ping
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def client_for(server: EmbeddedRedis) -> redis.Redis:

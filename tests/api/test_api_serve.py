@@ -14,15 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_test_support import free_port
+from api_test_support import bearer, free_port
 
 from api.redis_server import EmbeddedRedis, _alive
 
 PASSWORD = "长城-correct-horse-1"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def base_env(**extra: str) -> dict[str, str]:
