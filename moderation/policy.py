@@ -16,6 +16,7 @@ from typing import Any
 
 from moderation.categories import CATEGORIES, DECISION_RANK, DECISIONS
 from moderation.errors import PolicyError
+from moderation.pii import PII_TYPES
 from moderation.types import Hit, Label, PiiFinding, Reason
 
 MODES = ("pre", "post")
@@ -74,7 +75,12 @@ def _category_map(value: Any, where: str) -> dict[str, str]:
 
 
 def _pii_map(value: Any, where: str) -> dict[str, str]:
-    return {k: _outcome(v, f"{where}.{k}") for k, v in _table(value, where).items()}
+    out = {}
+    for kind, outcome in _table(value, where).items():
+        if kind not in PII_TYPES:  # a typo would otherwise be silently ignored
+            raise PolicyError(f"{where}: unknown personal-information type {kind!r}")
+        out[kind] = _outcome(outcome, f"{where}.{kind}")
+    return out
 
 
 class Policy:

@@ -109,6 +109,7 @@ mobile = "review"
         ("[channels.x]\nmode = 'later'\n", "mode must be pre or post"),
         ("[channels.x]\n[channels.x.categories]\npolitics = 'block'\n", "unknown category"),
         ("[channels.x]\n[channels.x.pii]\nmobile = 'ban'\n", "must be one of"),
+        ("[pii]\nbankcard = 'review'\n[channels.x]\n", "unknown personal-information type"),
         ("[model]\nreview_threshold = 2\n[channels.x]\n", "between 0 and 1"),
         ("name = 'x'\n", "defines no"),
     ],
