@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +17,22 @@ import redis
 def bearer(token: str) -> dict[str, str]:
     """The `Authorization` header for an API key or a session token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def service_env(**extra: str) -> dict[str, str]:
+    """This environment without the developer's MODERATION_* and REDIS_URL, plus `extra`."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MODERATION_") and k != "REDIS_URL"}
+    env.update(extra)
+    return env
+
+
+def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
+        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run `moderation ARGS` as a user would, in `service_env(**env)`."""
+    return subprocess.run([sys.executable, "-m", "moderation.cli", *args], input=stdin,
+                          capture_output=True, text=True, env=service_env(**(env or {})),
+                          timeout=timeout)
 
 
 def free_port() -> int:

@@ -4,26 +4,14 @@ the session Redis (REDIS_URL) or an embedded redis-server in a temp data directo
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
-from api_test_support import bearer
+from api_test_support import bearer, cli
 
 from api.store import keys
 
 KEY_RE = re.compile(r"^pmk_[A-Za-z0-9_-]{43}$")
-
-
-def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
-        timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items()
-            if not k.startswith("MODERATION_") and k != "REDIS_URL"}
-    full.update(env or {})
-    return subprocess.run([sys.executable, "-m", "moderation.cli", *args], input=stdin,
-                          capture_output=True, text=True, env=full, timeout=timeout)
 
 
 @pytest.fixture

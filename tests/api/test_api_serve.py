@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_test_support import bearer, free_port
+from api_test_support import bearer, cli, free_port, service_env
 
 from api.redis_server import EmbeddedRedis, _alive
 
@@ -22,16 +22,8 @@ PASSWORD = "长城-correct-horse-1"
 
 
 def base_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("MODERATION_") and k != "REDIS_URL"}
-    env.update(MODERATION_ARGON2_TIME_COST="1", MODERATION_ARGON2_MEMORY_KIB="1024",
-               MODERATION_SEALER_INTERVAL_S="0.2", **extra)
-    return env
-
-
-def cli(*args: str, env: dict[str, str], stdin: str | None = None):
-    return subprocess.run([sys.executable, "-m", "moderation.cli", *args], env=env,
-                          input=stdin, capture_output=True, text=True, timeout=60)
+    return service_env(MODERATION_ARGON2_TIME_COST="1", MODERATION_ARGON2_MEMORY_KIB="1024",
+                       MODERATION_SEALER_INTERVAL_S="0.2", **extra)
 
 
 class Serve:
