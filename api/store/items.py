@@ -154,7 +154,12 @@ class ItemStore:
         key_list = [keys.item(item.client, item.data_id), keys.item_id(item_id),
                     keys.PENDING_QUEUE, keys.AUDIT_STREAM, keys.apikey(key_hash),
                     keys.rate_window(key_hash, now_ms // 1000)]
-        stored = StoredItem.from_hash(fields)
+        # Built from the values, not `from_hash(fields)`: that would parse back the JSON just
+        # written (decision, history) on every request.
+        stored = StoredItem(item_id=item_id, client=item.client, data_id=item.data_id,
+                            channel=item.channel, status=status, decision=item.decision,
+                            verdict=None, history=history, created_at=now, updated_at=now,
+                            version=1, author_ref=item.author_ref or None)
         return key_list, flat, stored
 
     @staticmethod
