@@ -224,6 +224,27 @@ class EmbeddedRedis:
             time.sleep(0.02)
         return False
 
+    def enable_aof(self, timeout: float = 600) -> int:
+        """Turn the AOF on (a server started with `appendonly=False` to load an RDB) and wait
+        until Redis has written it from the loaded data; returns the number of keys."""
+        import redis
+
+        r = redis.Redis(unix_socket_path=str(self.socket_path), password=self.password(),
+                        decode_responses=True)
+        try:
+            keys_loaded = r.dbsize()
+            r.config_set("appendonly", "yes")  # writes a fresh AOF from the loaded data
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                info = r.info("persistence")
+                if info.get("aof_enabled") == 1 and not info.get("aof_rewrite_in_progress") \
+                        and not info.get("aof_rewrite_scheduled"):
+                    break
+                time.sleep(0.1)
+        finally:
+            r.close()
+        return keys_loaded
+
     def pid(self) -> int | None:
         return _read_int(self.pid_file)
 

@@ -397,8 +397,6 @@ def _cmd_backup(args: argparse.Namespace) -> int:
 def _restore(settings: Settings, src: Path) -> int:
     """Load `src/dump.rdb` into the embedded Redis of the data directory (stopped), rebuild
     its AOF from it, and put the audit segments back."""
-    import redis as sync_redis
-
     from api.redis_server import EmbeddedRedis
 
     if settings.redis_url:
@@ -418,18 +416,7 @@ def _restore(settings: Settings, src: Path) -> int:
     shutil.copy2(rdb, server.dir / "dump.rdb")
     server.start(own=False)  # appendonly no: loads dump.rdb
     try:
-        r = sync_redis.Redis(unix_socket_path=str(server.socket_path),
-                             password=server.password(), decode_responses=True)
-        keys_loaded = r.dbsize()
-        r.config_set("appendonly", "yes")  # writes a fresh AOF from the loaded data
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            info = r.info("persistence")
-            if info.get("aof_enabled") == 1 and not info.get("aof_rewrite_in_progress") and \
-                    not info.get("aof_rewrite_scheduled"):
-                break
-            time.sleep(0.1)
-        r.close()
+        keys_loaded = server.enable_aof()
     finally:
         server.stop()
     if (src / "audit").exists():
