@@ -42,6 +42,16 @@ def chain_hash(prev_hash: str, stream_id: str, event_json: str) -> str:
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
+def stored_event(fields: dict[str, str]) -> Any:
+    """The event of a stream entry as a JSON value; a damaged one as its raw text (archived
+    and exported as-is, so that verify names it)."""
+    raw = fields.get(EVENT_FIELD, "null")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

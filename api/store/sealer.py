@@ -148,13 +148,8 @@ class Sealer:
                 log.error("audit event %s has no sealed hash; not archiving", stream_id)
                 return False
             if done is None or id_key(stream_id) > id_key(done):
-                raw = fields.get(audit.EVENT_FIELD, "null")
-                try:
-                    event = json.loads(raw)
-                except ValueError:  # archived as-is; verify will name it
-                    event = raw
                 lines.append(audit.canonical({"id": stream_id, "prev_hash": prev, "hash": h,
-                                              "event": event}))
+                                              "event": audit.stored_event(fields)}))
             prev = h
         if lines:
             self._write_segment(lines)

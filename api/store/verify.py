@@ -161,12 +161,7 @@ async def export(r: aioredis.Redis, audit_dir: Path, out_path: Path) -> int:
             if last_id is not None and id_key(sid) <= id_key(last_id):
                 continue
             sealed = bool(sealed_to) and id_key(sid) <= id_key(sealed_to)
-            raw = fields.get(audit.EVENT_FIELD, "null")
-            try:
-                event = json.loads(raw)
-            except ValueError:
-                event = raw
-            row = {"id": sid, "event": event,
+            row = {"id": sid, "event": audit.stored_event(fields),
                    "hash": snap.hashes.get(sid) if sealed else None}
             out.write(audit.canonical(row) + "\n")
             n += 1
