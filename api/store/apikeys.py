@@ -27,6 +27,12 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def key_rate_limited() -> RateLimited:
+    """A key over its per-second limit (counted by `lua.AUTH_AND_COUNT` or `CREATE_ITEM`)."""
+    return RateLimited("Rate limit of this API key exceeded; retry after the header's seconds.",
+                       retry_after=1)
+
+
 @dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
     """What is kept about a key (never the key itself)."""
@@ -119,6 +125,5 @@ class ApiKeyStore:
             return None
         client, key_id, limited = reply
         if int(limited):
-            raise RateLimited("Rate limit of this API key exceeded; retry after the header's "
-                              "seconds.", retry_after=1)
+            raise key_rate_limited()
         return Caller(client=client, key_id=key_id)

@@ -18,8 +18,9 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from api.store import audit, keys, lua
+from api.store.apikeys import key_rate_limited
 from api.store.connection import unavailable
-from api.store.errors import DataIdConflict, NotFound, RateLimited, StoreError, Unauthorized
+from api.store.errors import DataIdConflict, NotFound, StoreError, Unauthorized
 from api.store.statuses import ItemStatus
 
 
@@ -170,8 +171,7 @@ class ItemStore:
         if kind == "unauthorized":
             raise Unauthorized("Unknown or revoked API key.")
         if kind == "limited":
-            raise RateLimited("Rate limit of this API key exceeded; retry after the header's "
-                              "seconds.", retry_after=1)
+            raise key_rate_limited()
         if kind == "exists":
             flat = reply[1]
             return CreateResult(StoredItem.from_hash(dict(zip(flat[::2], flat[1::2],
