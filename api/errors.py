@@ -92,10 +92,6 @@ def validation_error(errors: list[dict[str, Any]]) -> tuple[int, str, str]:
     return 422, "invalid_field", f"{field}: {first.get('msg', 'invalid value')}."
 
 
-def input_error_status(exc: InputError) -> int:
-    return 422
-
-
 def install(app: FastAPI) -> None:
     """Register the handlers on an app."""
 
@@ -116,7 +112,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(InputError)
     async def _input(_: Request, exc: InputError) -> JSONResponse:
-        return respond(input_error_status(exc), exc.code, exc.message)
+        return respond(422, exc.code, exc.message)
 
     @app.exception_handler(ModerationError)
     async def _moderation(_: Request, exc: ModerationError) -> JSONResponse:
