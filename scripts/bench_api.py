@@ -39,8 +39,9 @@ FALLBACK = ["小区门口的路灯坏了好几天，希望有关部门尽快修�
 
 
 def comments() -> list[str]:
-    root = Path(os.environ.get("MODERATION_DATASETS", REPO.parent / "shared" / "datasets"))
-    path = root / "cold" / "test.csv"
+    from moderation.cli_model import datasets_dir
+
+    path = datasets_dir(None) / "cold" / "test.csv"
     if not path.exists():
         return FALLBACK
     with path.open(encoding="utf-8-sig") as f:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ import ahocorasick
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from moderation.cli_model import datasets_dir  # noqa: E402
 from moderation.lexicon import Lexicon, Term  # noqa: E402
 from moderation.normalize import normalize, normalize_term, warm_up  # noqa: E402
 
@@ -98,7 +98,7 @@ def main() -> int:
     parser.add_argument(
         "--datasets",
         type=Path,
-        default=Path(os.environ.get("MODERATION_DATASETS", ROOT.parent / "shared" / "datasets")),
+        default=datasets_dir(None),
     )
     parser.add_argument("--mb", type=float, default=10.0, help="MB of text for throughput")
     parser.add_argument("--comments", type=int, default=100_000)
@@ -115,7 +115,7 @@ def main() -> int:
     t0 = time.perf_counter()
     public = public_lexicon(args.datasets)
     print(f"public lexicon: {len(public.terms)} terms, built in {time.perf_counter() - t0:.2f} s")
-    shipped = Lexicon.load(os.environ.get("BENCH_SHIPPED", ROOT / "lexicons"))
+    shipped = Lexicon.load(ROOT / "lexicons")
     print(f"shipped lexicon: {len(shipped.terms)} terms")
 
     # Documents of about 2 KB each, repeated up to the requested size.
