@@ -141,14 +141,14 @@ def check_directory(directory: str | Path) -> tuple[list[Term], list[tuple[str, 
     return terms, allow, [str(p) for p in problems]
 
 
-def content_hash(terms: Sequence[Term], allow: Iterable[str]) -> str:
+def content_hash(terms: Sequence[Term], allow_keys: Iterable[str]) -> str:
     """SHA-256 of the canonical content: sorted folded rows and sorted folded allow phrases.
 
     Two directories that differ only in comments, order, file split or evasion-equivalent
     spellings hash the same, so a rollback to an older version reproduces its hash.
     """
     rows = sorted([t.key, t.category, t.severity, t.match] for t in terms)
-    phrases = sorted({normalize_term(p) for p in allow})
+    phrases = sorted(set(allow_keys))
     canonical = json.dumps(
         {"allow": phrases, "terms": rows}, ensure_ascii=False, separators=(",", ":")
     )
@@ -168,7 +168,9 @@ class Lexicon:
         self.terms: tuple[Term, ...] = tuple(terms)
         self.allow: tuple[str, ...] = tuple(allow)
         self.version = version
-        self.content_hash = content_hash(self.terms, self.allow)
+        # Folded once: the hash and the automaton both use the matching forms.
+        self._allow_keys = frozenset(normalize_term(p) for p in self.allow)
+        self.content_hash = content_hash(self.terms, self._allow_keys)
         self._automaton = self._build()
         self.has_word_terms = any(t.match == "word" for t in self.terms)
 
@@ -179,8 +181,7 @@ class Lexicon:
             if term.key in entries:
                 raise LexiconError(f"duplicate term {term.term!r} ({term.source})")
             entries[term.key] = [index, -1]
-        for phrase in self.allow:
-            key = normalize_term(phrase)
+        for key in self._allow_keys:
             entries.setdefault(key, [-1, -1])[1] = 1
         automaton = ahocorasick.Automaton()
         for key, (term_index, is_allow) in entries.items():
