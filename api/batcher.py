@@ -13,14 +13,14 @@ from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 
+from api.live import LiveModerator
 from moderation.errors import InputError
-from moderation.pipeline import Moderator
 from moderation.types import Decision
 
 
 class MicroBatcher:
-    def __init__(self, moderator: Moderator, *, max_batch: int = 32) -> None:
-        self.moderator = moderator
+    def __init__(self, live: LiveModerator, *, max_batch: int = 32) -> None:
+        self.live = live
         self.max_batch = max_batch
         self._pending: list[tuple[dict[str, Any], asyncio.Future[Decision]]] = []
         self._task: asyncio.Task[None] | None = None
@@ -38,7 +38,7 @@ class MicroBatcher:
             batch = self._pending[: self.max_batch]
             del self._pending[: self.max_batch]
             try:
-                results = await run_in_threadpool(self.moderator.moderate_many,
+                results = await run_in_threadpool(self.live.current.moderate_many,
                                                   [item for item, _ in batch])
             except Exception as exc:  # a failed stage must fail these requests, not hang them
                 for _, fut in batch:

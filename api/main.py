@@ -2,7 +2,7 @@
 
 `moderation serve` runs it through uvicorn (`api.main:create_app`, factory) in each worker:
 the pipeline is loaded once per process here; Redis is connected in the lifespan, where
-the audit sealer also starts (one of all processes wins its lock and seals).
+the workers' supervisor starts the background tasks (`api.workers.tasks`).
 """
 
 from __future__ import annotations
@@ -24,18 +24,16 @@ from api.routes import admin, auth, health, items, moderate
 from api.settings import Settings
 from api.state import AppState
 from api.store.connection import connect
-from api.store.sealer import Sealer
+from api.workers.supervisor import Supervisor
+from api.workers.tasks import build_supervisor
 from moderation.pipeline import Moderator, load_moderator
 
 log = logging.getLogger("api")
 
 
-async def _close(task: asyncio.Task[None] | None, r: Any) -> None:
-    """Stop the sealer and close the Redis pool (the lifespan's shutdown)."""
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+async def _close(supervisor: Supervisor, r: Any) -> None:
+    """Stop the background tasks and close the Redis pool (the lifespan's shutdown)."""
+    await supervisor.stop()
     await r.aclose()
 
 
@@ -61,17 +59,14 @@ def create_app(settings: Settings | None = None, moderator: Moderator | None = N
         # process: keep it out of the cyclic GC, whose full passes over it stall requests.
         gc.collect()
         gc.freeze()
-        task = None
-        if settings.sealer_enabled:
-            sealer = Sealer(r, settings.audit_path, tail_keep=settings.audit_redis_tail,
-                            retention_days=settings.retention_days)
-            task = asyncio.create_task(sealer.run_forever(settings.sealer_interval_s))
+        supervisor = build_supervisor(app.state.app_state)
+        supervisor.start()
         try:
             yield
         finally:
             # Bounded: a shutdown that waits forever on Redis would ignore every later SIGTERM.
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(_close(task, r), timeout=5)
+                await asyncio.wait_for(_close(supervisor, r), timeout=5)
 
     app = FastAPI(
         title="portal-moderation",

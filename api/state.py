@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 
 from api.batcher import MicroBatcher
+from api.live import LiveModerator
 from api.settings import Settings
 from api.store.apikeys import ApiKeyStore, Caller
 from api.store.items import ItemStore
@@ -18,7 +19,7 @@ from moderation.pipeline import Moderator
 @dataclass
 class AppState:
     settings: Settings
-    moderator: Moderator
+    live: LiveModerator
     redis: aioredis.Redis
     items: ItemStore
     apikeys: ApiKeyStore
@@ -32,13 +33,14 @@ class AppState:
 
     @classmethod
     def build(cls, settings: Settings, moderator: Moderator, r: aioredis.Redis) -> AppState:
+        live = LiveModerator(moderator)
         return cls(
             settings=settings,
-            moderator=moderator,
+            live=live,
             redis=r,
             items=ItemStore(r, ttl_s=settings.item_ttl_s,
                             default_rate=settings.rate_limit_per_s),
-            batcher=MicroBatcher(moderator),
+            batcher=MicroBatcher(live),
             apikeys=ApiKeyStore(r, default_rate=settings.rate_limit_per_s),
             users=UserStore(r, session_ttl_s=settings.session_ttl_s,
                             max_failures=settings.login_max_failures,
@@ -46,6 +48,11 @@ class AppState:
                             hasher=make_hasher(settings.argon2_time_cost,
                                                settings.argon2_memory_kib)),
         )
+
+    @property
+    def moderator(self) -> Moderator:
+        """The live pipeline; read it once per request (a publish may swap it)."""
+        return self.live.current
 
     def remember_key(self, key_hash: str, caller: Caller) -> None:
         self.known_keys[key_hash] = (caller, time.monotonic() + self.settings.degraded_auth_ttl_s)

@@ -22,7 +22,18 @@ from moderation.errors import InputError, ModerationError
 from moderation.pipeline import MAX_FIELD_CHARS, Moderator
 
 #: Modules that add subcommand groups with a `register(subparsers)` function.
-_SUBCOMMAND_MODULES = ("moderation.cli_model", "moderation.cli_service")
+_SUBCOMMAND_MODULES = ("moderation.cli_model",)
+
+#: The service's subcommands, registered by `api.cli` (imported only when one of them runs,
+#: so the library never imports the service); the help lines of their placeholders.
+_SERVICE_MODULE = "api.cli"
+_SERVICE_COMMANDS = {
+    "serve": "run the HTTP API (embedded Redis unless REDIS_URL)",
+    "apikey": "API keys of portal clients",
+    "user": "reviewer, senior and admin accounts",
+    "audit": "the audit log",
+    "backup": "write a consistent RDB snapshot and the audit archive to DIR",
+}
 
 
 def env_default(flag: str, default: Any = None) -> Any:
@@ -189,7 +200,14 @@ def _cmd_lexicon_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand named in `argv` (its first word that is one), if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv` (default: `sys.argv[1:]`); the service's subcommands are loaded
+    only when `argv` names one of them."""
     parser = _Parser(prog="moderation", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -220,11 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         register: Callable[[Any], None] = module.register
         register(sub)
+    if _command_of(sys.argv[1:] if argv is None else argv) in _SERVICE_COMMANDS:
+        importlib.import_module(_SERVICE_MODULE).register(sub)
+    else:
+        for name, help_line in _SERVICE_COMMANDS.items():
+            sub.add_parser(name, help=help_line)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

@@ -15,11 +15,30 @@ from dataclasses import asdict, dataclass
 
 import redis.asyncio as aioredis
 
-from api.store import audit, keys, lua
+from api import audit
+from api.store import keys
 from api.store.connection import unavailable
 from api.store.errors import InvalidName, NotFound, RateLimited
+from api.store.ratelimit import RATE_LIMIT_LUA
 
 KEY_PREFIX = "pmk_"
+
+# Authenticate an API key and count its items in the current one-second window.
+# Arguments: `ApiKeyStore.authenticate`.
+AUTH_AND_COUNT_LUA = RATE_LIMIT_LUA + """
+-- KEYS[1]  key record        pm:apikey:{sha256 of the key}
+-- KEYS[2]  rate window       pm:rl:{sha256}:{unix second}
+-- ARGV[1]  items this request counts   ARGV[2] default limit per second
+-- Returns nil (unknown or revoked key) | {client, key_id, 0} | {client, key_id, retry_after}
+local rec = redis.call('HMGET', KEYS[1], 'client', 'id', 'rate_limit')
+if not rec[1] then
+  return nil
+end
+if over_limit(KEYS[2], tonumber(ARGV[1]), tonumber(rec[3]) or tonumber(ARGV[2])) then
+  return {rec[1], rec[2], 1}
+end
+return {rec[1], rec[2], 0}
+"""
 CLIENT_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -28,7 +47,7 @@ def hash_key(key: str) -> str:
 
 
 def key_rate_limited() -> RateLimited:
-    """A key over its per-second limit (counted by `lua.AUTH_AND_COUNT` or `CREATE_ITEM`)."""
+    """A key over its per-second limit (counted by `AUTH_AND_COUNT_LUA` or `CREATE_ITEM_LUA`)."""
     return RateLimited("Rate limit of this API key exceeded; retry after the header's seconds.",
                        retry_after=1)
 
@@ -60,7 +79,7 @@ class ApiKeyStore:
     def __init__(self, r: aioredis.Redis, *, default_rate: int) -> None:
         self.r = r
         self.default_rate = default_rate
-        self._auth = r.register_script(lua.AUTH_AND_COUNT)
+        self._auth = r.register_script(AUTH_AND_COUNT_LUA)
 
     async def create(
         self, client: str, *, actor: str = "cli", role: str = "admin",

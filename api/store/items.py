@@ -2,7 +2,7 @@
 
 The `data_id` is the client's idempotency key, scoped to the client. The claim, the item
 hash, the review queue entry and both audit events are written by ONE Lua call
-(`lua.CREATE_ITEM`), so two concurrent requests with one `data_id` give one item and an
+(`CREATE_ITEM_LUA`), so two concurrent requests with one `data_id` give one item and an
 accepted item is in Redis (AOF) before the answer leaves.
 """
 
@@ -17,11 +17,68 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from api.store import audit, keys, lua
+from api import audit
+from api.store import keys
 from api.store.apikeys import key_rate_limited
 from api.store.connection import unavailable
 from api.store.errors import DataIdConflict, NotFound, StoreError, Unauthorized
+from api.store.ratelimit import RATE_LIMIT_LUA
 from api.store.statuses import ItemStatus
+
+# Check the API key and its rate limit, claim the data_id and store the item, queue it,
+# and audit it: all or nothing, in one round trip. Arguments: `ItemStore._args`.
+CREATE_ITEM_LUA = RATE_LIMIT_LUA + """
+-- KEYS[1]  item hash                  pm:item:{client}:{data_id}
+-- KEYS[2]  item id index              pm:itemid:{item_id}
+-- KEYS[3]  pending review queue       pm:queue:pending (zset item_id -> created ms)
+-- KEYS[4]  audit stream               pm:audit
+-- KEYS[5]  API key record             pm:apikey:{sha256 of the key}
+-- KEYS[6]  rate window of the key     pm:rl:{sha256}:{unix second}
+-- ARGV[1]  item id      ARGV[2] content digest   ARGV[3] status
+-- ARGV[4]  TTL seconds for a final item (0: never expires)
+-- ARGV[5]  created_at ms
+-- ARGV[6]  audit event "item.created" (canonical JSON)
+-- ARGV[7]  audit event "item.decided" (canonical JSON)
+-- ARGV[8]  client the key must belong to   ARGV[9] items to count (0: counted already)
+-- ARGV[10] default rate limit per second
+-- ARGV[11] the item hash's fields as one JSON object of strings (fewer arguments to pack)
+-- Returns {"created", item_id} | {"exists", HGETALL...} | {"conflict", item_id}
+--       | {"unauthorized"} (key revoked) | {"limited"} (over the key's rate limit)
+local rec = redis.call('HMGET', KEYS[5], 'client', 'rate_limit')
+if rec[1] ~= ARGV[8] then
+  return {'unauthorized'}
+end
+local cost = tonumber(ARGV[9])
+if cost > 0 and over_limit(KEYS[6], cost, tonumber(rec[2]) or tonumber(ARGV[10])) then
+  return {'limited'}
+end
+local digest = redis.call('HGET', KEYS[1], 'digest')
+if digest then
+  if digest == ARGV[2] then
+    return {'exists', redis.call('HGETALL', KEYS[1])}
+  end
+  return {'conflict', redis.call('HGET', KEYS[1], 'item_id')}
+end
+local fields = cjson.decode(ARGV[11])
+local flat = {}
+for k, v in pairs(fields) do
+  flat[#flat + 1] = k
+  flat[#flat + 1] = v
+end
+redis.call('HSET', KEYS[1], unpack(flat))
+redis.call('SET', KEYS[2], KEYS[1])
+if ARGV[3] == 'pending' then
+  redis.call('ZADD', KEYS[3], tonumber(ARGV[5]), ARGV[1])
+end
+local ttl = tonumber(ARGV[4])
+if ttl > 0 then
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+redis.call('XADD', KEYS[4], '*', 'e', ARGV[6])
+redis.call('XADD', KEYS[4], '*', 'e', ARGV[7])
+return {'created', ARGV[1]}
+"""
 
 
 def content_digest(channel: str, title: str | None, content: str) -> str:
@@ -112,7 +169,7 @@ class ItemStore:
         self.r = r
         self.ttl_s = ttl_s
         self.default_rate = default_rate
-        self._create = r.register_script(lua.CREATE_ITEM)
+        self._create = r.register_script(CREATE_ITEM_LUA)
 
     def _args(self, item: NewItem, key_hash: str, cost: int
               ) -> tuple[list[str], list[Any], StoredItem]:

@@ -18,7 +18,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.exceptions import WatchError
 
-from api.store import audit, keys
+from api import audit
+from api.store import keys
 from api.store.errors import Conflict, InvalidName, NotFound, RateLimited, Unauthorized
 from api.store.statuses import Role
 

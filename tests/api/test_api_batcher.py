@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from api.batcher import MicroBatcher
+from api.live import LiveModerator
 from moderation.errors import InputError
 from moderation.pipeline import load_moderator
 
@@ -31,8 +32,8 @@ def test_concurrent_requests_are_batched_with_identical_decisions(model_moderato
         calls.append(len(items))
         return original(items)
 
-    batcher = MicroBatcher(model_moderator, max_batch=8)
-    batcher.moderator = type("Spy", (), {"moderate_many": staticmethod(counting)})()
+    spy = type("Spy", (), {"moderate_many": staticmethod(counting)})()
+    batcher = MicroBatcher(LiveModerator(spy), max_batch=8)
 
     async def run():
         return await asyncio.gather(

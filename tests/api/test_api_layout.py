@@ -33,3 +33,22 @@ def test_key_names_are_built_in_one_module():
         if path.name in {"keys.py", "lua.py"}:
             continue
         assert '"pm:' not in path.read_text(), path.name
+
+
+def test_the_service_console_and_background_work_live_in_api():
+    root = API.parent
+    assert not (root / "moderation" / "cli_service.py").exists()
+    assert (API / "cli.py").exists()
+    for pkg in ("audit", "workers"):
+        assert (API / pkg / "__init__.py").exists(), pkg
+    assert not (API / "store" / "lua.py").exists()  # scripts sit beside their callers
+    for path in sorted((root / "moderation").rglob("*.py")):
+        text = path.read_text()
+        assert not re.search(r"^\s*(import|from) (api|fastapi|uvicorn|redis)\b", text, re.M), \
+            path.name
+
+
+def test_service_subcommands_still_run_through_the_moderation_command():
+    out = subprocess.run([sys.executable, "-m", "moderation.cli", "audit", "--help"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "verify" in out.stdout

@@ -17,8 +17,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from api.store import audit, keys
-from api.store.sealer import id_key, segments
+from api import audit
+from api.audit.sealer import id_key, segments
+from api.store import keys
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """The audit sealer: chains events in stream order, archives them to JSONL, trims Redis.
 
 One sealer at a time, across every API process and host: whoever holds the Redis lock
-(`keys.AUDIT_LOCK`, a TTL so a killed holder is replaced) seals. Requests never wait for
+(`keys.AUDIT_LOCK`, a `RedisLock` with a TTL so a killed holder is replaced) seals; in the
+service it is a singleton task of the workers' supervisor. Requests never wait for
 hashing; a pass runs every `interval` (≤ 1 s behind). Each pass:
 
 1. reads the events after the checkpoint, computes `hash = SHA-256(prev ‖ canonical JSON)`,
@@ -15,22 +16,59 @@ hashing; a pass runs every `interval` (≤ 1 s behind). Each pass:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
-import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from api.store import audit, keys, lua
-from api.store.connection import UNREACHABLE
+from api import audit
+from api.store import keys
+from api.workers.lock import RedisLock
 
 log = logging.getLogger("api.sealer")
 SEGMENT_GLOB = "segment-*.jsonl"
+
+# Record a sealed batch: hashes of each event plus the checkpoint, only if still the owner
+# and the checkpoint has not moved (another sealer would have sealed the same events).
+SEAL_BATCH_LUA = """
+-- KEYS[1]  audit hashes (hash)  KEYS[2] audit state (hash)  KEYS[3] sealer lock
+-- ARGV[1]  owner token   ARGV[2] expected last_id ('' when none)
+-- ARGV[3]  new last_id   ARGV[4] new last_hash
+-- ARGV[5..] stream id, hash, stream id, hash ...
+-- Returns 1 when written, 0 when the lock or checkpoint moved.
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then
+  return 0
+end
+local last = redis.call('HGET', KEYS[2], 'last_id') or ''
+if last ~= ARGV[2] then
+  return 0
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('HSET', KEYS[2], 'last_id', ARGV[3], 'last_hash', ARGV[4])
+return 1
+"""
+
+# After archiving events to disk: drop them (and their hashes) from Redis, keep the anchor.
+TRIM_ARCHIVED_LUA = """
+-- KEYS[1]  audit stream  KEYS[2] audit hashes  KEYS[3] audit state  KEYS[4] sealer lock
+-- ARGV[1]  owner token   ARGV[2] anchor id (last archived)  ARGV[3] anchor hash
+-- ARGV[4..] the archived stream ids
+-- Returns the number of events removed, or -1 when the lock is not ours.
+if redis.call('GET', KEYS[4]) ~= ARGV[1] then
+  return -1
+end
+local n = 0
+for i = 4, #ARGV do
+  n = n + redis.call('XDEL', KEYS[1], ARGV[i])
+  redis.call('HDEL', KEYS[2], ARGV[i])
+end
+redis.call('HSET', KEYS[3], 'anchor_id', ARGV[2], 'anchor_hash', ARGV[3])
+return n
+"""
 
 
 def id_key(stream_id: str) -> tuple[int, int]:
@@ -59,37 +97,43 @@ def last_archived_id(audit_dir: Path) -> str | None:
     return None
 
 
+def sealer_lock(r: aioredis.Redis, ttl_ms: int = 5000) -> RedisLock:
+    """The lock that elects the one sealer of a deployment."""
+    return RedisLock(r, keys.AUDIT_LOCK, ttl_ms=ttl_ms)
+
+
 class Sealer:
     """Seal and archive the audit stream; safe to run in every process (one wins the lock)."""
 
     def __init__(
         self, r: aioredis.Redis, audit_dir: Path, *, tail_keep: int = 10_000,
-        retention_days: float = 180, batch: int = 200, lock_ttl_ms: int = 5000,
+        retention_days: float = 180, batch: int = 200, lock: RedisLock | None = None,
     ) -> None:
         self.r = r
         self.audit_dir = audit_dir
         self.tail_keep = tail_keep
         self.retention_days = retention_days
         self.batch = batch
-        self.lock_ttl_ms = lock_ttl_ms
-        self.token = secrets.token_hex(16)
-        self._renew = r.register_script(lua.LOCK_RENEW)
-        self._release = r.register_script(lua.LOCK_RELEASE)
-        self._seal = r.register_script(lua.SEAL_BATCH)
-        self._trim = r.register_script(lua.TRIM_ARCHIVED)
+        self.lock = lock or sealer_lock(r)
+        self._seal = r.register_script(SEAL_BATCH_LUA)
+        self._trim = r.register_script(TRIM_ARCHIVED_LUA)
         self._last_retention = 0.0
 
-    async def holds_lock(self) -> bool:
-        return bool(await self._renew(keys=[keys.AUDIT_LOCK], args=[self.token,
-                                                                     self.lock_ttl_ms]))
+    @property
+    def token(self) -> str:
+        return self.lock.token
 
     async def release(self) -> None:
-        await self._release(keys=[keys.AUDIT_LOCK], args=[self.token])
+        await self.lock.release()
 
     async def run_once(self) -> int:
-        """One pass; returns how many events it sealed (0 when another process holds the lock)."""
-        if not await self.holds_lock():
+        """Take the lock, then one pass; 0 when another process holds the lock."""
+        if not await self.lock.acquire():
             return 0
+        return await self.seal_pass()
+
+    async def seal_pass(self) -> int:
+        """One pass by the lock holder; returns how many events it sealed."""
         sealed = 0
         while True:
             n = await self._seal_batch()
@@ -180,18 +224,3 @@ class Sealer:
         for path in segments(self.audit_dir)[:-1]:  # never the newest: it ends at the anchor
             if path.stem.removeprefix("segment-") < cutoff:
                 path.unlink(missing_ok=True)
-
-    async def run_forever(self, interval: float) -> None:
-        """The background task of an API process; survives Redis outages."""
-        try:
-            while True:
-                try:
-                    await self.run_once()
-                except UNREACHABLE:
-                    pass
-                except Exception:  # never let the sealer die silently
-                    log.exception("audit sealer pass failed")
-                await asyncio.sleep(interval)
-        finally:
-            with contextlib.suppress(Exception):  # best effort on shutdown
-                await asyncio.wait_for(self.release(), 1)

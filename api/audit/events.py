@@ -3,7 +3,7 @@
 An event is written in the same MULTI/EXEC (`append`) or Lua call (`event_json` passed as
 an ARGV) as the change it records. Events hold ids, actor, action, versions, time and
 SHA-256 digests of texts; never raw text or personal data. They carry no hash when
-written: the sealer (`api.store.sealer`) chains them in stream order.
+written: the sealer (`api.audit.sealer`) chains them in stream order.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Service subcommands: `serve`, `apikey`, `user`, `audit`, `backup`.
 
-`register(subparsers)` is called by `moderation/cli.py`. The service (FastAPI, Redis) is
-imported lazily INSIDE the handlers, so `moderation check` stays light. Every flag also
+`register(subparsers)` is called by `moderation/cli.py`, which imports this module only
+when one of these subcommands runs; the service (FastAPI, Redis) is imported INSIDE the
+handlers too, so `moderation check` stays light. Every flag also
 reads `MODERATION_<FLAG>`; `REDIS_URL` names an existing Redis, otherwise the embedded one
 of `--data-dir` is used: the running service's when there is one, else one started for
 the command and stopped after it.
@@ -317,7 +318,7 @@ def _cmd_user_update(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
-    from api.store.verify import verify
+    from api.audit.verify import verify
 
     settings = _settings(args)
     report = _run_async(settings, lambda r: verify(r, settings.audit_path))
@@ -333,7 +334,7 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit_export(args: argparse.Namespace) -> int:
-    from api.store.verify import export
+    from api.audit.verify import export
 
     settings = _settings(args)
     n = _run_async(settings, lambda r: export(r, settings.audit_path, Path(args.file)))
@@ -342,7 +343,7 @@ def _cmd_audit_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit_seal(args: argparse.Namespace) -> int:
-    from api.store.sealer import Sealer
+    from api.audit.sealer import Sealer
 
     settings = _settings(args)
 

@@ -1,0 +1,21 @@
+"""The audit log: events written with each change (`events`), chained and archived by one
+sealer (`sealer`), checked and exported (`verify`).
+
+Every feature records its changes through `append` (a MULTI pipeline) or `event_json` (a
+Lua script's ARGV), re-exported here so callers write `audit.append(...)`.
+"""
+
+from api.audit.events import (
+    EVENT_FIELD,
+    GENESIS_HASH,
+    append,
+    canonical,
+    chain_hash,
+    digest,
+    event_json,
+    now_iso,
+    stored_event,
+)
+
+__all__ = ["EVENT_FIELD", "GENESIS_HASH", "append", "canonical", "chain_hash", "digest",
+           "event_json", "now_iso", "stored_event"]
