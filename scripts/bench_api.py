@@ -7,7 +7,9 @@ with 16 concurrent keep-alive connections (raw asyncio HTTP/1.1, so the client i
 bottleneck), and prints requests/s and p50/p95/p99 latency of both plus their ratio.
 Every service request is a new `data_id` of a realistic comment (COLD test set, from
 MODERATION_DATASETS, default ../shared/datasets), so each one stores an item and two
-audit events. It also prints the Redis memory per stored item (with its audit events).
+audit events. It also prints the Redis memory per stored item (with its audit events),
+then runs the service again with the classifier on (`--model-run`, default the shipped
+model; fewer requests, it is ~30x slower) and prints that figure too.
 
     .venv/bin/python scripts/bench_api.py [--requests 20000] [--workers 2]
 Target on the 2-core machine: >= 1,000 req/s on the lexicon path with p99 <= 50 ms.
@@ -177,6 +179,9 @@ def main() -> int:
     ap.add_argument("--model", default="none",
                     help="classifier for the service run: none (lexicon path, the target), "
                          "default (shipped model) or a directory")
+    ap.add_argument("--model-run", default="default",
+                    help="classifier of the second service run (none: skip it)")
+    ap.add_argument("--model-requests", type=int, default=1_000)
     args = ap.parse_args()
     texts = comments()
     tmp = Path(tempfile.mkdtemp(prefix="bench-", dir="/tmp"))
@@ -207,6 +212,7 @@ def main() -> int:
     serve = subprocess.Popen([PY, "-m", "moderation.cli", "serve", "--model", args.model, "--port",
                               str(port), "--workers", str(args.workers), "--data-dir",
                               str(data)], env=env, cwd=REPO)
+    key = ""
     try:
         wait_ready(port, "/readyz", serve)
         key = subprocess.run([PY, "-m", "moderation.cli", "apikey", "create", "bench",
@@ -228,6 +234,26 @@ def main() -> int:
         serve.send_signal(signal.SIGTERM)
         serve.wait(30)
 
+    # 3. the service with the classifier on (micro-batched forward passes)
+    if args.model_run.lower() != "none":
+        port = free_port()
+        serve = subprocess.Popen([PY, "-m", "moderation.cli", "serve", "--model", args.model_run,
+                                  "--port", str(port), "--workers", str(args.workers),
+                                  "--data-dir", str(data)], env=env, cwd=REPO)
+        try:
+            wait_ready(port, "/readyz", serve, timeout=180)
+            warm = [http_post("/v1/moderate", {"data_id": f"mwarm-{i}", "channel": "comment",
+                                                "content": texts[i % len(texts)]}, key)
+                    for i in range(min(200, args.model_requests))]
+            drive(port, warm, args.concurrency)
+            run = [http_post("/v1/moderate", {"data_id": f"mrun-{i}", "channel": "comment",
+                                               "content": texts[i % len(texts)]}, key)
+                   for i in range(args.model_requests)]
+            results["model"] = drive(port, run, args.concurrency)
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            serve.wait(30)
+
     s, b = results["service"], results["bare"]
     per_item = (after["used_memory"] - before["used_memory"]) / args.requests
     print(f"API benchmark: {args.requests} requests after {args.warmup} warm-up, "
@@ -248,7 +274,13 @@ def main() -> int:
           f"{statistics.mean(len(t) for t in texts):.0f} chars)")
     print(f"  MEMORY USAGE: {breakdown['item_bytes']:.0f} bytes per item (hash + id index), "
           f"{breakdown['event_bytes']:.0f} bytes per sealed audit event (entry + hash)")
-    print(json.dumps({"bare": b, "service": s, "redis_bytes_per_item": per_item, **breakdown}))
+    if "model" in results:
+        m = results["model"]
+        print(f"  {'service, model ' + args.model_run:24s} {m['rps']:8.0f} req/s  "
+              f"p50 {m['p50_ms']:6.2f} ms  p95 {m['p95_ms']:6.2f} ms  p99 {m['p99_ms']:6.2f} ms"
+              f"  ({args.model_requests} requests; ratio to the lexicon path "
+              f"{m['rps'] / s['rps']:.3f})")
+    print(json.dumps({**results, "redis_bytes_per_item": per_item, **breakdown}))
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
