@@ -265,12 +265,30 @@ def _cmd_apikey_revoke(args: argparse.Namespace) -> int:
 # -- user -------------------------------------------------------------------------------
 
 
-def _read_password(args: argparse.Namespace) -> str | None:
+class _NoPassword(Exception):
+    """No password could be read; the message says how to give one."""
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    """The password from stdin's first line (`--password-stdin`) or typed twice at a
+    terminal. Without a terminal there is no prompt to answer, so that is an error naming
+    `--password-stdin` (getpass would die with EOFError on an empty stdin)."""
     if args.password_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Repeat password: ") != first:
-        return None
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise _NoPassword("no password on standard input; give it as the first line.")
+        return line
+    if not sys.stdin.isatty():
+        raise _NoPassword("no terminal to ask for the password; pass --password-stdin and "
+                          "give the password as the first line of standard input.")
+    try:
+        first = getpass.getpass("Password: ")
+        again = getpass.getpass("Repeat password: ")
+    except EOFError:
+        raise _NoPassword("no password was typed; pass --password-stdin to give it on "
+                          "standard input.") from None
+    if again != first:
+        raise _NoPassword("the two passwords differ.")
     return first
 
 
@@ -278,9 +296,10 @@ def _cmd_user_create(args: argparse.Namespace) -> int:
     from api.store.statuses import Role
     from api.store.users import UserStore, make_hasher
 
-    password = _read_password(args)
-    if password is None:
-        return _fail("the two passwords differ")
+    try:
+        password = _read_password(args)
+    except _NoPassword as exc:
+        return _fail(str(exc))
     settings = _settings(args)
     hasher = make_hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
     user = _run_async(settings, lambda r: UserStore(r, hasher=hasher).create(
@@ -301,9 +320,12 @@ def _cmd_user_update(args: argparse.Namespace) -> int:
     from api.store.statuses import Role
     from api.store.users import UserStore, make_hasher
 
-    password = _read_password(args) if args.password or args.password_stdin else None
-    if (args.password or args.password_stdin) and password is None:
-        return _fail("the two passwords differ")
+    password = None
+    if args.password or args.password_stdin:
+        try:
+            password = _read_password(args)
+        except _NoPassword as exc:
+            return _fail(str(exc))
     disabled = True if args.disable else (False if args.enable else None)
     role = Role(args.role) if args.role else None
     settings = _settings(args)
@@ -364,35 +386,65 @@ def _cmd_audit_seal(args: argparse.Namespace) -> int:
 
 
 def _cmd_backup(args: argparse.Namespace) -> int:
+    """Write DIR/dump.rdb (a consistent RDB snapshot), DIR/audit/ (the sealed segments) and
+    DIR/MANIFEST.json. They hold item texts, personal data and password hashes, so DIR is
+    0700 and every file in it 0600 whatever the umask (a wider DIR is tightened)."""
     settings = _settings(args)
     if args.restore:
         return _restore(settings, Path(args.dir))
-    out = Path(args.dir)
-    out.mkdir(parents=True, exist_ok=True)
     cli = shutil.which("redis-cli")
     if cli is None:
         return _fail("redis-cli is not installed; run `scripts/install.sh`.")
-    with _redis(settings) as (url, pw_file):
-        env = dict(os.environ)
-        if url.startswith("unix://"):
-            target = ["-s", url.removeprefix("unix://").split("?")[0]]
-        else:
-            target = ["-u", url]
-        if pw_file:
-            env["REDISCLI_AUTH"] = pw_file.read_text().strip()
-        proc = subprocess.run([cli, *target, "--no-auth-warning", "--rdb",
-                               str(out / "dump.rdb")], env=env, capture_output=True, text=True,
-                              timeout=3600)
-        if proc.returncode != 0:
-            return _fail(f"redis-cli --rdb failed: {proc.stderr.strip() or proc.stdout.strip()}")
-    audit_src = settings.audit_path
-    if audit_src.exists():
-        shutil.copytree(audit_src, out / "audit", dirs_exist_ok=True)
-    manifest = {"created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "rdb": "dump.rdb", "audit": "audit/" if audit_src.exists() else None}
-    (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    print(f"backup written to {out} (dump.rdb + audit segments)", file=sys.stderr)
+    out = Path(args.dir)
+    if out.exists() and not out.is_dir():
+        return _fail(f"{out} is not a directory; give a directory for the backup.")
+    old_umask = os.umask(0o077)  # files are born private (redis-cli inherits it too)
+    try:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            _make_private(out)
+        except OSError as exc:
+            return _fail(f"cannot make {out} a private directory: {exc.strerror}.")
+        with _redis(settings) as (url, pw_file):
+            env = dict(os.environ)
+            if url.startswith("unix://"):
+                target = ["-s", url.removeprefix("unix://").split("?")[0]]
+            else:
+                target = ["-u", url]
+            if pw_file:
+                env["REDISCLI_AUTH"] = pw_file.read_text().strip()
+            proc = subprocess.run([cli, *target, "--no-auth-warning", "--rdb",
+                                   str(out / "dump.rdb")], env=env, capture_output=True,
+                                  text=True, timeout=3600)
+            if proc.returncode != 0:
+                return _fail("redis-cli --rdb failed: "
+                             f"{proc.stderr.strip() or proc.stdout.strip()}")
+        audit_src = settings.audit_path
+        if audit_src.exists():
+            shutil.copytree(audit_src, out / "audit", dirs_exist_ok=True)
+        manifest = {"created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "rdb": "dump.rdb", "audit": "audit/" if audit_src.exists() else None}
+        (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        _make_private(out)  # copies keep their source's mode, old files theirs
+    finally:
+        os.umask(old_umask)
+    print(f"backup written to {out} (dump.rdb + audit segments; directories 0700, files "
+          "0600)", file=sys.stderr)
     return EXIT_OK
+
+
+def _make_private(root: Path) -> None:
+    """Directories 0700 and files 0600 under `root` (itself included); links are skipped."""
+    root.chmod(0o700)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            path = Path(dirpath, name)
+            if not path.is_symlink():
+                path.chmod(0o700)
+        for name in filenames:
+            path = Path(dirpath, name)
+            if not path.is_symlink():
+                path.chmod(0o600)
 
 
 def _restore(settings: Settings, src: Path) -> int:

@@ -31,9 +31,11 @@ async def create_user(req: UserCreate, session: AdminDep, state: StateDep) -> di
 @router.patch("/users/{username}")
 async def update_user(username: str, req: UserPatch, session: AdminDep,
                       state: StateDep) -> dict[str, Any]:
-    """Change a role, disable (ends the user's sessions) or re-enable, or set a password."""
+    """Change a role, disable or re-enable, or set a password. A new password, another role
+    or disabling ends the user's sessions (an admin changing themself keeps this one)."""
     user = await state.users.update(username, role=req.role, disabled=req.disabled,
-                                    password=req.password, **_actor(session))
+                                    password=req.password, keep_session=session,
+                                    **_actor(session))
     return user.to_dict()
 
 

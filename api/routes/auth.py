@@ -18,8 +18,11 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"])
 async def login(req: LoginRequest, state: StateDep) -> JSONResponse:
     """A session token (`Authorization: Bearer …`), also set as an HttpOnly cookie.
 
-    Five failures for one username within 15 minutes lock it out (429) for the rest of
-    that window, whichever API process answers."""
+    Each attempt takes one of five slots per username per 15-minute window BEFORE the
+    password is checked, whichever API process answers; once the slots are used up every
+    attempt, the right password too, is 429 with `Retry-After` until the window ends.
+    Unknown usernames are counted the same way. A successful login frees the slots taken
+    before it."""
     session = await state.users.login(req.username, req.password)
     out: dict[str, Any] = {"token": session.token, "expires_at": session.expires_at,
                            "role": session.role.value}

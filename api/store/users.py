@@ -1,12 +1,17 @@
 """People's accounts and their sessions: argon2 password hashes, expiring session tokens,
-and a lockout after repeated failed logins (counted per username in Redis, so every API
-process sees the same count).
+and a lockout after repeated failed logins (`api.store.lockout`: counted per username in
+Redis, so every API process sees the same count, and reserved BEFORE the password check).
+
+Changing a user's password or role, or disabling the user, ends that user's sessions in the
+same Lua call as the change (`UPDATE_USER_LUA`), so no session outlives the change; a login
+whose password check raced with such a change opens no session (`OPEN_SESSION_LUA`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 import secrets
 import time
@@ -20,12 +25,80 @@ from redis.exceptions import WatchError
 
 from api import audit
 from api.store import keys
-from api.store.errors import Conflict, InvalidName, NotFound, RateLimited, Unauthorized
+from api.store.errors import Conflict, InvalidName, NotFound, Unauthorized
+from api.store.lockout import RELEASE_SLOTS_LUA, LoginLockout, Slot
 from api.store.statuses import Role
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 SESSION_PREFIX = "pms_"
 MIN_PASSWORD = 8
+
+# Open a session after a correct password, unless the password was changed or the user
+# disabled while it was being checked; release the attempt's lockout slots and audit the
+# login, all at once. Arguments: `UserStore._open_session`.
+OPEN_SESSION_LUA = RELEASE_SLOTS_LUA + """
+-- KEYS[1]  user hash                pm:user:{username}
+-- KEYS[2]  session hash             pm:session:{sha256 of the token}
+-- KEYS[3]  the user's sessions      pm:usersessions:{username}
+-- KEYS[4]  login failure counter    pm:loginfail:{username}
+-- KEYS[5]  audit stream             pm:audit
+-- ARGV[1]  the password hash that was verified   ARGV[2] session token hash
+-- ARGV[3]  username   ARGV[4] expires_at   ARGV[5] session TTL seconds
+-- ARGV[6]  the attempt's lockout slot            ARGV[7] audit event "user.login"
+-- Returns 1 (opened) | 0 (password changed or user disabled meanwhile)
+local u = redis.call('HMGET', KEYS[1], 'password_hash', 'disabled')
+if u[1] ~= ARGV[1] or u[2] == '1' then
+  return 0
+end
+redis.call('HSET', KEYS[2], 'username', ARGV[3], 'expires_at', ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+release_slots(KEYS[4], tonumber(ARGV[6]))
+redis.call('XADD', KEYS[5], '*', 'e', ARGV[7])
+return 1
+"""
+
+# Change a user and end the sessions the change invalidates, in one call (a session opened
+# concurrently is either ended here or opened after the change, never kept from before).
+# Arguments: `UserStore.update`.
+UPDATE_USER_LUA = """
+-- KEYS[1]  user hash                pm:user:{username}
+-- KEYS[2]  the user's sessions      pm:usersessions:{username}
+-- KEYS[3]  audit stream             pm:audit
+-- ARGV[1]  the fields to set, one JSON object of strings
+-- ARGV[2]  '1' when the change ends sessions whatever the role (new password, disabled)
+-- ARGV[3]  the requested role, '' when none (a role that differs ends sessions)
+-- ARGV[4]  hash of the session to keep ('' for none): the user's own, changing themself
+-- ARGV[5]  prefix of session keys (`keys.session('')`); ARGV[6] audit event "user.updated"
+-- Returns -1 (no such user) | the number of sessions ended
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return -1
+end
+local ends = ARGV[2] == '1'
+if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'role') ~= ARGV[3] then
+  ends = true
+end
+local fields = cjson.decode(ARGV[1])
+local flat = {}
+for k, v in pairs(fields) do
+  flat[#flat + 1] = k
+  flat[#flat + 1] = v
+end
+redis.call('HSET', KEYS[1], unpack(flat))
+local ended = 0
+if ends then
+  for _, h in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+    if h ~= ARGV[4] then
+      redis.call('DEL', ARGV[5] .. h)
+      redis.call('SREM', KEYS[2], h)
+      ended = ended + 1
+    end
+  end
+end
+redis.call('XADD', KEYS[3], '*', 'e', ARGV[6])
+return ended
+"""
 
 def make_hasher(time_cost: int = 3, memory_kib: int = 65536) -> PasswordHasher:
     """argon2id; the defaults are RFC 9106's second recommended profile (64 MiB, t=3)."""
@@ -77,8 +150,9 @@ class UserStore:
         # Verified against for unknown usernames, so timing does not tell which names exist.
         self._dummy_hash: str | None = None
         self.session_ttl_s = session_ttl_s
-        self.max_failures = max_failures
-        self.failure_window_s = failure_window_s
+        self.lockout = LoginLockout(r, max_failures=max_failures, window_s=failure_window_s)
+        self._open = r.register_script(OPEN_SESSION_LUA)
+        self._update = r.register_script(UPDATE_USER_LUA)
 
     async def create(
         self, username: str, role: Role, password: str, *, actor: str = "cli",
@@ -123,8 +197,11 @@ class UserStore:
     async def update(
         self, username: str, *, role: Role | None = None, disabled: bool | None = None,
         password: str | None = None, actor: str = "cli", actor_role: str = "admin",
+        keep_session: Session | None = None,
     ) -> User:
-        await self.get(username)
+        """Change a user. A new password, another role or disabling ends the user's
+        sessions, except `keep_session` when that is the user's own (changing themself)."""
+        await self.get(username)  # NotFound before an argon2 hash is spent
         mapping: dict[str, str] = {"updated_at": audit.now_iso()}
         changes: dict[str, object] = {}
         if role is not None:
@@ -137,52 +214,54 @@ class UserStore:
             check_password(password)
             mapping["password_hash"] = await asyncio.to_thread(self.hasher.hash, password)
             changes["password"] = "changed"
-        sessions = await self.r.smembers(keys.user_sessions(username)) if disabled else set()
-        async with self.r.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.user(username), mapping=mapping)
-            for h in sessions:  # a disabled user is logged out everywhere
-                pipe.delete(keys.session(h))
-            if sessions:
-                pipe.delete(keys.user_sessions(username))
-            audit.append(pipe, actor, actor_role, "user.updated", f"user:{username}", None,
-                         **changes)
-            await pipe.execute()
+        keep = ""
+        if keep_session is not None and keep_session.username == username:
+            keep = _token_hash(keep_session.token)
+        event = audit.event_json(actor, actor_role, "user.updated", f"user:{username}", None,
+                                 **changes)
+        ended = await self._update(
+            keys=[keys.user(username), keys.user_sessions(username), keys.AUDIT_STREAM],
+            args=[json.dumps(mapping), "1" if password is not None or disabled else "0",
+                  role.value if role is not None else "", keep, keys.session(""), event])
+        if int(ended) < 0:
+            raise NotFound(f"No user {username!r}.")
         return await self.get(username)
 
     async def login(self, username: str, password: str) -> Session:
-        """A new session, or `Unauthorized`; `RateLimited` once the failures reach the limit."""
-        fail_key = keys.login_failures(username[:64])
-        failures = int(await self.r.get(fail_key) or 0)
-        if failures >= self.max_failures:
-            ttl = await self.r.ttl(fail_key)
-            raise RateLimited("Too many failed logins for this user; try again later.",
-                              retry_after=ttl if ttl > 0 else self.failure_window_s)
+        """A new session, or `Unauthorized`; `RateLimited` (before any password check) once
+        the username's failures fill the window, whether the name exists or not."""
+        slot = await self.lockout.reserve(username)
         h = await self.r.hgetall(keys.user(username)) if USERNAME_RE.match(username) else {}
         if self._dummy_hash is None:
-            self._dummy_hash = self.hasher.hash(secrets.token_hex(16))
+            self._dummy_hash = await asyncio.to_thread(self.hasher.hash, secrets.token_hex(16))
         pw_hash = h.get("password_hash", self._dummy_hash)
         ok = await asyncio.to_thread(_verify, self.hasher, pw_hash, password)
-        if not h or not ok or h.get("disabled") == "1":
-            async with self.r.pipeline(transaction=True) as pipe:
-                pipe.incr(fail_key)
-                pipe.expire(fail_key, self.failure_window_s, nx=True)
-                audit.append(pipe, f"user:{username[:64]}", "unknown", "user.login_failed",
-                             f"user:{username[:64]}", None)
-                await pipe.execute()
-            raise Unauthorized("Wrong username or password.")
+        if h and ok and h.get("disabled") != "1":
+            session = await self._open_session(username, h, slot)
+            if session is not None:
+                return session
+        async with self.r.pipeline(transaction=True) as pipe:  # the slot stays counted
+            audit.append(pipe, f"user:{username[:64]}", "unknown", "user.login_failed",
+                         f"user:{username[:64]}", None)
+            await pipe.execute()
+        raise Unauthorized("Wrong username or password.")
+
+    async def _open_session(self, username: str, h: dict[str, str], slot: Slot
+                            ) -> Session | None:
+        """A session for a verified password, or None if the user changed meanwhile."""
         token = SESSION_PREFIX + secrets.token_urlsafe(32)
         th = _token_hash(token)
         expires = time.time() + self.session_ttl_s
         expires_at = datetime.fromtimestamp(expires, UTC).isoformat(timespec="seconds")
-        async with self.r.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.session(th), mapping={"username": username, "expires_at": expires_at})
-            pipe.expire(keys.session(th), self.session_ttl_s)
-            pipe.sadd(keys.user_sessions(username), th)
-            pipe.expire(keys.user_sessions(username), self.session_ttl_s)
-            pipe.delete(fail_key)
-            audit.append(pipe, f"user:{username}", h["role"], "user.login", f"user:{username}",
-                         None)
-            await pipe.execute()
+        event = audit.event_json(f"user:{username}", h["role"], "user.login",
+                                 f"user:{username}", None)
+        opened = await self._open(
+            keys=[keys.user(username), keys.session(th), keys.user_sessions(username),
+                  slot.key, keys.AUDIT_STREAM],
+            args=[h["password_hash"], th, username, expires_at, self.session_ttl_s,
+                  slot.number, event])
+        if not opened:
+            return None
         return Session(token, username, Role(h["role"]), expires_at.replace("+00:00", "Z"))
 
     async def session(self, token: str) -> Session | None:

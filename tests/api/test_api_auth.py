@@ -133,7 +133,9 @@ def test_admin_manages_users(client, users, rdb):
     sun = bearer(token(client, "sun.li"))
     assert client.get("/v1/admin/users", headers=sun).status_code == 403
     client.patch("/v1/admin/users/sun.li", headers=t, json={"role": "admin"})
-    assert client.get("/v1/admin/users", headers=sun).status_code == 200  # role applies now
+    assert client.get("/v1/admin/users", headers=sun).status_code == 401  # sessions ended
+    sun = bearer(token(client, "sun.li"))
+    assert client.get("/v1/admin/users", headers=sun).status_code == 200  # the new role
     r = client.patch("/v1/admin/users/sun.li", headers=t, json={"disabled": True})
     assert r.json()["disabled"] is True
     assert client.get("/v1/admin/users", headers=sun).status_code == 401  # sessions ended

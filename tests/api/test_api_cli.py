@@ -4,12 +4,15 @@ the session Redis (REDIS_URL) or an embedded redis-server in a temp data directo
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 
 import pytest
 from api_test_support import bearer, cli
 
 from api.store import keys
+from api.store.statuses import Role
 
 KEY_RE = re.compile(r"^pmk_[A-Za-z0-9_-]{43}$")
 
@@ -56,6 +59,39 @@ def test_user_create_from_stdin_then_login(client, on_redis):
     again = cli("user", "create", "wang.wei", "--role", "admin", "--password-stdin",
                 env=on_redis, stdin="another password\n")
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+@pytest.mark.parametrize(("args", "stdin", "fragment"), [
+    (["user", "create", "wang.wei", "--role", "admin"], "", "pass --password-stdin"),
+    (["user", "create", "wang.wei", "--role", "admin"], "typed?\n", "pass --password-stdin"),
+    (["user", "update", "wang.wei", "--password"], "", "pass --password-stdin"),
+    (["user", "create", "wang.wei", "--role", "admin", "--password-stdin"], "",
+     "no password on standard input"),
+    (["user", "update", "wang.wei", "--password-stdin"], "\n", "no password on standard input"),
+])
+def test_user_password_without_a_terminal_is_one_sentence(on_redis, rdb, args, stdin, fragment):
+    proc = cli(*args, env=on_redis, stdin=stdin)  # stdin is a pipe: no terminal to ask at
+    assert proc.returncode == 2, proc.stderr
+    assert fragment in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stdout == ""
+    assert not rdb.exists(keys.user("wang.wei"))
+
+
+@pytest.mark.parametrize("flags", [["--password-stdin"], ["--role", "senior"], ["--disable"]])
+def test_user_update_ends_the_users_sessions(client, call, state, on_redis, flags):
+    call(state.users.create, "li.na", Role.REVIEWER, "长城-correct-horse-1")
+    tokens = []
+    for _ in range(2):
+        r = client.post("/v1/auth/login", json={"username": "li.na",
+                                                "password": "长城-correct-horse-1"})
+        tokens.append(r.json()["token"])
+    assert [client.get("/v1/admin/users", headers=bearer(t)).status_code
+            for t in tokens] == [403, 403]
+    env = {**on_redis, "MODERATION_ARGON2_TIME_COST": "1", "MODERATION_ARGON2_MEMORY_KIB": "1024"}
+    proc = cli("user", "update", "li.na", *flags, env=env, stdin="黄河-another-horse-2\n")
+    assert proc.returncode == 0, proc.stderr
+    assert [client.get("/v1/admin/users", headers=bearer(t)).status_code
+            for t in tokens] == [401, 401]
 
 
 def test_audit_verify_exit_codes(client, on_redis, rdb, tmp_path):
@@ -120,3 +156,32 @@ def test_backup_and_restore_on_a_new_data_directory(tmp_path):
     verified = cli("audit", "verify", "--data-dir", str(new), env=env)
     report = json.loads(verified.stdout)
     assert verified.returncode == 0 and report["archived"] == 1 and report["sealed_in_redis"] == 1
+
+
+@pytest.mark.parametrize("existing", [True, False])
+def test_backup_is_private_whatever_the_umask(on_redis, tmp_path, existing):
+    out = tmp_path / "backups" / "today"
+    if existing:  # a directory left wide open, with a file of an earlier backup in it
+        out.mkdir(parents=True)
+        out.chmod(0o777)
+        (out / "dump.rdb").write_text("old")
+        (out / "dump.rdb").chmod(0o666)
+    env = {**on_redis, "MODERATION_AUDIT_REDIS_TAIL": "1"}
+    old_umask = os.umask(0)  # the CLI inherits it; the modes must not depend on it
+    try:
+        for client_name in ("portal-1", "portal-2"):
+            assert cli("apikey", "create", client_name, env=env).returncode == 0
+        assert cli("audit", "seal", env=env).returncode == 0
+        proc = cli("backup", str(out), env=env)
+    finally:
+        os.umask(old_umask)
+    assert proc.returncode == 0, proc.stderr
+    files = [out / "dump.rdb", out / "MANIFEST.json", *(out / "audit").rglob("*.jsonl")]
+    assert len(files) > 2 and (out / "dump.rdb").read_bytes().startswith(b"REDIS")
+    dirs = [out, *(p for p in (out / "audit").rglob("*") if p.is_dir()), out / "audit"]
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in dirs} == {
+        p.name: "0o700" for p in dirs}
+    everything = [p for p in out.rglob("*") if p.is_file()]
+    assert {str(p): oct(stat.S_IMODE(p.stat().st_mode)) for p in everything} == {
+        str(p): "0o600" for p in everything}
+    assert set(files) <= set(everything)
