@@ -262,6 +262,28 @@ def _cmd_apikey_revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_apikey_update(args: argparse.Namespace) -> int:
+    from api.store.apikeys import ApiKeyStore
+
+    if args.rate_limit is None and not args.disable and not args.enable:
+        return _fail("give --rate-limit N, --disable or --enable")
+    default = args.rate_limit == "default"
+    try:
+        rate = None if default or args.rate_limit is None else int(args.rate_limit)
+    except ValueError:
+        rate = 0
+    if rate is not None and rate < 1:
+        return _fail("--rate-limit takes a whole number of items per second (1 or more) or "
+                     "'default'")
+    disabled = True if args.disable else (False if args.enable else None)
+    settings = _settings(args)
+    rec = _run_async(settings, lambda r: ApiKeyStore(r, default_rate=1).update(
+        args.id, rate_limit=rate, default_rate_limit=default, disabled=disabled,
+        actor=_actor()))
+    print(json.dumps(rec.to_dict(), ensure_ascii=False))
+    return EXIT_OK
+
+
 # -- user -------------------------------------------------------------------------------
 
 
@@ -510,6 +532,17 @@ def register(sub: Any) -> None:
     p.add_argument("id", metavar="ID")
     _add_store_options(p)
     p.set_defaults(func=_guard(_cmd_apikey_revoke))
+    p = asub.add_parser("update", help="change the rate limit of the key with that ID, or "
+                        "disable / re-enable it")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--rate-limit", default=None, metavar="N",
+                   help="items per second, or 'default' for the service's limit")
+    onoff = p.add_mutually_exclusive_group()
+    onoff.add_argument("--disable", action="store_true",
+                       help="refuse the key (401) until --enable; it is not revoked")
+    onoff.add_argument("--enable", action="store_true", help="accept a disabled key again")
+    _add_store_options(p)
+    p.set_defaults(func=_guard(_cmd_apikey_update))
 
     user = sub.add_parser("user", help="reviewer, senior and admin accounts")
     usub = user.add_subparsers(dest="user_command", required=True)

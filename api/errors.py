@@ -29,6 +29,7 @@ STORE_STATUS: dict[type[se.StoreError], int] = {
     se.InvalidName: 422,
     se.Unauthorized: 401,
     se.RateLimited: 429,
+    se.BatchExceedsRateLimit: 422,
 }
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -81,6 +82,8 @@ def validation_error(errors: list[dict[str, Any]]) -> tuple[int, str, str]:
     if loc[-1] == "data_id" and kind != "missing":
         return 422, "invalid_data_id", ("data_id must be 1-128 characters of letters, digits, "
                                         "'.', '_', ':' or '-'.")
+    if kind == "invalid_callback_url":
+        return 422, kind, str(first.get("msg", "callback_url is not allowed."))
     if kind == "missing":
         return 422, "missing_field", f"{field} is required."
     if kind.endswith("_type") or kind in {"string_type", "int_parsing", "bool_parsing"}:

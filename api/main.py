@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from api import errors
 from api.limits import BodyLimit
 from api.logs import configure_logging
+from api.media import JsonOnly
 from api.routes import admin, auth, health, items, moderate
 from api.settings import Settings
 from api.state import AppState
@@ -80,4 +81,5 @@ def create_app(settings: Settings | None = None, moderator: Moderator | None = N
         app.include_router(module.router)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,
                        overrides={"/v1/moderate/batch": settings.max_batch_body_bytes})
+    app.add_middleware(JsonOnly)
     return app

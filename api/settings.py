@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -59,6 +59,17 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(100, ge=1)
     degraded_auth_ttl_s: int = Field(600, ge=0)
     cookie_secure: bool = False
+    # Comma list of scheme://host[:port] that a callback_url may name although its host is
+    # loopback, private or link-local (api/callbacks.py); empty: public hosts only.
+    callback_allow_origins: str = ""
+
+    @field_validator("callback_allow_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        from api.callbacks import parse_origins
+
+        parse_origins(value)  # a bad entry is a start-up error naming it
+        return value
 
     @property
     def audit_path(self) -> Path:

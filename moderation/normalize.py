@@ -218,3 +218,30 @@ def _normalize_expanding(text: str, tables: _Tables) -> Normalized:
 def normalize_term(term: str) -> str:
     """The matching form of a lexicon term or allow phrase (same folding as texts)."""
     return normalize(term).text
+
+
+#: Invisible characters that are not whitespace, control or format (Cc/Cf) characters:
+#: Hangul fillers (U+115F, U+1160, U+3164, U+FFA0), the combining grapheme joiner (U+034F),
+#: variation selectors, the Braille blank and the Mongolian vowel separator (Cf only in
+#: some Unicode versions). A text made of these alone shows nothing.
+_FILLERS = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u180e\u2800\u3164\uffa0"
+    + "".join(chr(c) for c in range(0x180B, 0x1810))
+    + "".join(chr(c) for c in range(0xFE00, 0xFE10))
+)
+_INVISIBLE_CATEGORIES = frozenset(("Cc", "Cf", "Zs", "Zl", "Zp"))
+
+
+def is_blank(text: str) -> bool:
+    """Whether `text` shows nothing: only whitespace, control, zero-width (U+200B-U+200F,
+    U+2060-U+2064, U+FEFF, soft hyphen and the other Cf characters) or filler characters.
+
+    Such a text is refused as empty (`empty_content`) rather than moderated, because it
+    would pass every check while carrying nothing a reviewer can see. The loop stops at the
+    first visible character, so ordinary text costs one step.
+    """
+    for ch in text:
+        if not (ch.isspace() or ch in _FILLERS
+                or unicodedata.category(ch) in _INVISIBLE_CATEGORIES):
+            return False
+    return True

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from moderation.categories import DECISION_RANK
 from moderation.errors import InputError, ModelLoadError, PolicyError
 from moderation.lexicon import Lexicon, LexiconMatch
+from moderation.normalize import is_blank
 from moderation.pii import find_pii, mask_text
 from moderation.policy import Channel, Policy
 from moderation.types import Decision, Hit, Label, PiiFinding, Reason, Versions
@@ -51,7 +52,7 @@ class _Evidence:
 def _check_field(value: Any, name: str, *, required: bool) -> str:
     if not isinstance(value, str):
         raise InputError(f"{name} must be a string", code="invalid_type")
-    if required and not value.strip():
+    if required and is_blank(value):
         raise InputError(f"{name} is empty", code="empty_content")
     if len(value) > MAX_FIELD_CHARS:
         raise InputError(

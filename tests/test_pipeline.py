@@ -84,6 +84,33 @@ def test_input_errors(moderator: Moderator, kwargs: dict, code: str) -> None:
     assert err.value.code == code
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        "\u200b\u200b",  # zero-width spaces
+        "\x00",  # NUL
+        "\u3164\u3164",  # Hangul filler (a favourite "blank nickname")
+        "\u115f\u1160\uffa0",  # Hangul choseong/jungseong and half-width fillers
+        "\ufeff\u2060\u2061\u2062\u2063\u2064",  # BOM, word joiner, invisible operators
+        "\u200c\u200d\u200e\u200f",  # joiners and direction marks
+        "\u00ad\u034f\u180e",  # soft hyphen, grapheme joiner, Mongolian vowel separator
+        " \u3000\t\r\n\x1f\x7f\u0085\u00a0",  # ASCII and ideographic spaces, controls
+        "\u202e\u2066\ufe0f\u2800",  # bidi override, isolate, variation selector, Braille blank
+    ],
+)
+def test_invisible_content_is_empty(moderator: Moderator, content: str) -> None:
+    with pytest.raises(InputError) as err:
+        moderator.moderate(content)
+    assert err.value.code == "empty_content"
+    out = moderator.moderate_many([{"content": content}])
+    assert isinstance(out[0], InputError) and out[0].code == "empty_content"
+
+
+@pytest.mark.parametrize("content", ["\u200b好\u200b", "\x00a", "\u3164。", "😀", "\u00ad3"])
+def test_one_visible_character_is_content(moderator: Moderator, content: str) -> None:
+    assert moderator.moderate(content).decision == "pass"
+
+
 def test_limit_is_inclusive(moderator: Moderator) -> None:
     assert moderator.moderate("好" * MAX_FIELD_CHARS).decision == "pass"
 

@@ -8,7 +8,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import AdminDep, StateDep
-from api.schemas import ApiKeyCreate, UserCreate, UserPatch
+from api.errors import ApiError
+from api.schemas import ApiKeyCreate, ApiKeyPatch, UserCreate, UserPatch
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -52,8 +53,23 @@ async def create_apikey(req: ApiKeyCreate, session: AdminDep, state: StateDep) -
     return JSONResponse({"key": key, **rec.to_dict()}, status_code=201)
 
 
+@router.patch("/apikeys/{key_id}")
+async def update_apikey(key_id: str, req: ApiKeyPatch, session: AdminDep,
+                        state: StateDep) -> dict[str, Any]:
+    """Change a key's per-second limit or disable / re-enable it (applies on its next request
+    in every process); a revoked key is 404."""
+    if not req.model_fields_set:
+        raise ApiError(422, "invalid_request", "Give rate_limit and/or disabled.")
+    rec = await state.apikeys.update(
+        key_id, rate_limit=req.rate_limit,
+        default_rate_limit="rate_limit" in req.model_fields_set and req.rate_limit is None,
+        disabled=req.disabled, actor=f"user:{session.username}", role=session.role.value)
+    return rec.to_dict()
+
+
 @router.delete("/apikeys/{key_id}")
 async def revoke_apikey(key_id: str, session: AdminDep, state: StateDep) -> dict[str, Any]:
+    """Revoke a key for good; revoking it again is 404 (and writes no audit event)."""
     rec = await state.apikeys.revoke(key_id, actor=f"user:{session.username}",
                                      role=session.role.value)
     return rec.to_dict()

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from api import metrics
 from api.deps import api_key_of, authenticate_client, unauthorized
 from api.errors import ApiError, body, validation_error
-from api.schemas import BatchRequest, ModerateRequest
+from api.schemas import BatchRequest, ModerateRequest, callback_context
 from api.state import AppState
 from api.store.errors import StoreError, StoreUnavailable, Unauthorized
 from api.store.items import CreateResult, NewItem
@@ -87,12 +87,12 @@ MODERATE_OPENAPI = {
 }
 
 
-def parse_body(raw: bytes, model: type[M]) -> M:
+def parse_body(raw: bytes, model: type[M], context: dict[str, Any] | None = None) -> M:
     """Validate a JSON body with pydantic-core directly (no FastAPI dependency machinery:
     this is the hot path; it also refuses lone surrogates); errors become the same 4xx codes
     as elsewhere."""
     try:
-        return model.model_validate_json(raw)
+        return model.model_validate_json(raw, context=context)
     except ValidationError as exc:
         status, code, message = validation_error(list(exc.errors()))
         raise ApiError(status, code, message) from None
@@ -116,7 +116,8 @@ async def moderate(request: Request) -> JSONResponse:
     state: AppState = request.app.state.app_state
     key = api_key_of(request.headers.get("authorization"))
     auth = await authenticate_client(state, key, lazy=True)
-    req = parse_body(await request.body(), ModerateRequest)
+    req = parse_body(await request.body(), ModerateRequest,
+                     callback_context(state.settings.callback_allow_origins))
     rid = request_id(request)
     decision = await _decide_one(state, req)
     if auth.degraded:
@@ -136,7 +137,8 @@ async def moderate(request: Request) -> JSONResponse:
                 raise
             log.warning("store unavailable", extra={"request_id": rid})
             status, payload = _degraded(decision, req.data_id, rid)
-    metrics.record_decision(payload if status == 200 else payload["decision"])
+    if not payload.get("duplicate"):  # a replay returns the stored decision: not a new one
+        metrics.record_decision(payload if status == 200 else payload["decision"])
     metrics.LATENCY.labels("moderate").observe(time.perf_counter() - t0)
     return JSONResponse(payload, status_code=status, headers={"X-Request-ID": rid})
 
@@ -174,9 +176,10 @@ async def moderate_batch(request: Request) -> JSONResponse:
     auth = await authenticate_client(state, key, cost=len(batch.items))
     results: list[dict[str, Any] | None] = [None] * len(batch.items)
     valid: list[tuple[int, ModerateRequest]] = []
+    context = callback_context(state.settings.callback_allow_origins)
     for i, raw in enumerate(batch.items):
         try:
-            valid.append((i, ModerateRequest.model_validate(raw)))
+            valid.append((i, ModerateRequest.model_validate(raw, context=context)))
         except ValidationError as exc:
             _, code, message = validation_error(list(exc.errors()))
             results[i] = _item_error(i, raw.get("data_id") if isinstance(raw, dict) else None,
@@ -212,7 +215,8 @@ async def moderate_batch(request: Request) -> JSONResponse:
             results[i] = _item_error(i, req.data_id, res.code, res.message)
         else:
             results[i] = {"index": i, **_answer(res, rid)}
-            metrics.record_decision(results[i])
+            if res.created:  # a duplicate replay is the stored decision, not a new one
+                metrics.record_decision(results[i])
     metrics.LATENCY.labels("moderate_batch").observe(time.perf_counter() - t0)
     return JSONResponse({"request_id": rid, "results": results},
                         headers={"X-Request-ID": rid})

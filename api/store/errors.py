@@ -51,3 +51,10 @@ class RateLimited(StoreError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = max(1, int(retry_after))
+
+
+class BatchExceedsRateLimit(StoreError):
+    """A batch with more items than its key may send in one second: no retry can succeed,
+    so it is refused before anything is counted (the client must split it)."""
+
+    code = "batch_exceeds_rate_limit"
