@@ -59,9 +59,12 @@ def route_template(scope: dict[str, Any]) -> str | None:
     """`/v1/items/{data_id}`, not the raw path (which may hold anything); None when no
     route matched (404)."""
     route = scope.get("route")
-    if route is None:
-        return None
-    return getattr(route, "path_format", None)  # a Mount's is `/docs-static/{path}`
+    if route is not None:
+        return getattr(route, "path_format", None)
+    mounted = scope.get("root_path", "")[len(scope.get("app_root_path", "")):]
+    if mounted and "endpoint" in scope:  # a Mount (static files) records only its root_path
+        return f"{mounted}/{{path}}"
+    return None
 
 
 class AccessLog:

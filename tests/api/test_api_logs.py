@@ -62,9 +62,10 @@ def test_one_line_per_request_with_route_template_and_outcome(client, api_key, l
         {"data_id": "log-3", "channel": "post", "content": "路灯坏了"}]})
     h = client.get("/healthz")
     client.get("/no/such/route/" + PHONE)
+    client.get("/docs-static/favicon.png")
     rows = logged.access()
-    assert len(rows) == 6, rows
-    moderate, item, missing, batch, health, unknown = rows
+    assert len(rows) == 7, rows
+    moderate, item, missing, batch, health, unknown, static = rows
     for row in rows:
         assert set(row) >= {"ts", "request_id", "method", "route", "status", "ms"}
         assert row["level"] == "info" and row["ts"].endswith("Z")
@@ -85,6 +86,7 @@ def test_one_line_per_request_with_route_template_and_outcome(client, api_key, l
     assert health["request_id"] == h.headers["x-request-id"]
     assert "client" not in health and "user" not in health
     assert (unknown["route"], unknown["status"]) == (None, 404)  # never the raw path
+    assert (static["route"], static["status"]) == ("/docs-static/{path}", 200)
 
 
 def test_errors_before_the_route_are_logged_too(client, api_key, logged):
