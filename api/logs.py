@@ -11,8 +11,13 @@ _STD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message
 
 
 class JsonFormatter(logging.Formatter):
+    """`{"ts", "level", "logger", "msg", ...}` and the record's `extra` fields, one line each.
+
+    `ts` is UTC with milliseconds (request lines from several workers interleave)."""
+
     def format(self, record: logging.LogRecord) -> str:
-        out = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)),
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        out = {"ts": f"{stamp}.{int(record.msecs):03d}Z",
                "level": record.levelname.lower(), "logger": record.name,
                "msg": record.getMessage()}
         out.update({k: v for k, v in vars(record).items() if k not in _STD})

@@ -17,7 +17,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import errors
+from api import docs, errors
+from api.access_log import AccessLog
 from api.limits import BodyLimit
 from api.logs import configure_logging
 from api.media import JsonOnly
@@ -75,11 +76,15 @@ def create_app(settings: Settings | None = None, moderator: Moderator | None = N
         description="Content moderation for government portals. Every error is "
                     '`{"error": {"code", "message"}}`.',
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load from a CDN; api.docs serves them offline
+        redoc_url=None,
     )
     errors.install(app)
     for module in (moderate, items, auth, admin, health):
         app.include_router(module.router)
+    docs.install(app)  # after the API's routes, which are matched first
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,
                        overrides={"/v1/moderate/batch": settings.max_batch_body_bytes})
     app.add_middleware(JsonOnly)
+    app.add_middleware(AccessLog)  # added last = outermost: it sees the 413s of BodyLimit too
     return app

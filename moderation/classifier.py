@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,22 @@ def pad_batch(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, 
     return input_ids, mask
 
 
+@contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """Silence transformers' "Loading weights" progress bar for one load: it would land in
+    every API worker's log and on every `moderation check`; the previous setting is restored
+    (training keeps its own bars)."""
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
 @dataclass(frozen=True)
 class _Window:
     text_index: int
@@ -112,9 +129,10 @@ class Classifier:
         if threads is not None:
             torch.set_num_threads(threads)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-            model = AutoModelForSequenceClassification.from_pretrained(
-                str(path), local_files_only=True)
+            with _no_progress_bars():
+                tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+                model = AutoModelForSequenceClassification.from_pretrained(
+                    str(path), local_files_only=True)
         except Exception as exc:  # any failure inside transformers means an unusable directory
             raise ModelLoadError(f"Model directory {path} cannot be loaded: "
                                  f"{type(exc).__name__}: {exc}".splitlines()[0]) from exc

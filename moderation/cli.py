@@ -118,6 +118,16 @@ def build_moderator(args: argparse.Namespace) -> Moderator:
         raise UsageError(exc.message) from None
 
 
+def check_channel(args: argparse.Namespace) -> None:
+    """Refuse an unknown `--channel` from the policy alone, before the model loads (seconds)."""
+    from moderation.policy import Policy
+
+    try:
+        Policy.load(args.policy).channel(args.channel)
+    except ModerationError as exc:
+        raise UsageError(exc.message) from None
+
+
 def _read_bytes(source: str) -> bytes:
     if source == "-":
         return sys.stdin.buffer.read()
@@ -137,6 +147,7 @@ def _decode(raw: bytes, source: str) -> str:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    check_channel(args)
     if args.lines is not None:
         if args.text is not None:
             raise UsageError("give either TEXT or --lines, not both")

@@ -157,3 +157,22 @@ def test_serve_with_a_broken_model_is_a_startup_error(tmp_path: Path) -> None:
         assert proc.returncode == 2, proc.stderr
         assert b"Traceback" not in proc.stderr
         assert not (tmp_path / "var" / "redis" / "redis.pid").exists()  # nothing was started
+
+
+@pytest.mark.parametrize("mode", [["你好"], ["--lines", "-"]])
+def test_unknown_channel_fails_before_the_model_loads(tmp_path: Path, mode: list[str]) -> None:
+    """A model that cannot load would be the error if it were loaded first (it took 5 s)."""
+    proc = run("check", "--channel", "nosuch", "--model", str(tmp_path / "no-model"), *mode,
+               stdin="你好\n".encode())
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert err.strip().splitlines() == [
+        "moderation: unknown channel 'nosuch' (known: comment, message, post, profile)"], err
+
+
+def test_loading_the_model_prints_no_progress_bar() -> None:
+    proc = run("check", "--model", "default", "你好")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["versions"]["model"]  # the model did load
+    err = proc.stderr.decode()
+    assert "Loading" not in err and "it/s" not in err and "\r" not in err, err

@@ -7,11 +7,15 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from api.access_log import LogUser
 from api.deps import AdminDep, StateDep
+from api.docs import error
 from api.errors import ApiError
 from api.schemas import ApiKeyCreate, ApiKeyPatch, UserCreate, UserPatch
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[LogUser],
+                   responses={401: error("not logged in, or the session has ended"),
+                              403: error("this needs the admin role")})
 
 
 def _actor(session: Any) -> dict[str, str]:
@@ -23,13 +27,15 @@ async def list_users(_: AdminDep, state: StateDep) -> dict[str, Any]:
     return {"users": [u.to_dict() for u in await state.users.list()]}
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201,
+             responses={409: error("the user exists"), 422: error("invalid body or name")})
 async def create_user(req: UserCreate, session: AdminDep, state: StateDep) -> dict[str, Any]:
     user = await state.users.create(req.username, req.role, req.password, **_actor(session))
     return user.to_dict()
 
 
-@router.patch("/users/{username}")
+@router.patch("/users/{username}", responses={404: error("no such user"),
+                                              422: error("invalid body")})
 async def update_user(username: str, req: UserPatch, session: AdminDep,
                       state: StateDep) -> dict[str, Any]:
     """Change a role, disable or re-enable, or set a password. A new password, another role
@@ -45,7 +51,7 @@ async def list_apikeys(_: AdminDep, state: StateDep) -> dict[str, Any]:
     return {"apikeys": [k.to_dict() for k in await state.apikeys.list()]}
 
 
-@router.post("/apikeys", status_code=201)
+@router.post("/apikeys", status_code=201, responses={422: error("invalid body or name")})
 async def create_apikey(req: ApiKeyCreate, session: AdminDep, state: StateDep) -> JSONResponse:
     """A new key for a client: `key` is shown in this answer only (stored as SHA-256)."""
     key, rec = await state.apikeys.create(req.client, actor=f"user:{session.username}",
@@ -53,7 +59,7 @@ async def create_apikey(req: ApiKeyCreate, session: AdminDep, state: StateDep) -
     return JSONResponse({"key": key, **rec.to_dict()}, status_code=201)
 
 
-@router.patch("/apikeys/{key_id}")
+@router.patch("/apikeys/{key_id}", responses={404: error("no such API key, or revoked")})
 async def update_apikey(key_id: str, req: ApiKeyPatch, session: AdminDep,
                         state: StateDep) -> dict[str, Any]:
     """Change a key's per-second limit or disable / re-enable it (applies on its next request
@@ -67,7 +73,7 @@ async def update_apikey(key_id: str, req: ApiKeyPatch, session: AdminDep,
     return rec.to_dict()
 
 
-@router.delete("/apikeys/{key_id}")
+@router.delete("/apikeys/{key_id}", responses={404: error("no such API key")})
 async def revoke_apikey(key_id: str, session: AdminDep, state: StateDep) -> dict[str, Any]:
     """Revoke a key for good; revoking it again is 404 (and writes no audit event)."""
     rec = await state.apikeys.revoke(key_id, actor=f"user:{session.username}",

@@ -7,14 +7,17 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from api.access_log import LogUser
 from api.deps import SESSION_COOKIE, SessionDep, StateDep
+from api.docs import error
 from api.schemas import LoginRequest
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 
-@router.post("/login", responses={401: {"description": "wrong username or password"},
-                                  429: {"description": "too many failures; see Retry-After"}})
+@router.post("/login", responses={401: error("wrong username or password"),
+                                  422: error("invalid body"),
+                                  429: error("too many failures; see Retry-After")})
 async def login(req: LoginRequest, state: StateDep) -> JSONResponse:
     """A session token (`Authorization: Bearer …`), also set as an HttpOnly cookie.
 
@@ -33,7 +36,8 @@ async def login(req: LoginRequest, state: StateDep) -> JSONResponse:
     return resp
 
 
-@router.post("/logout")
+@router.post("/logout", dependencies=[LogUser],
+             responses={401: error("not logged in, or the session has ended")})
 async def logout(session: SessionDep, state: StateDep) -> JSONResponse:
     """End the session (token and cookie)."""
     await state.users.logout(session)

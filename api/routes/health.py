@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api import metrics
 from api.deps import StateDep
+from api.docs import error
 from api.errors import body
 from api.store.connection import UNREACHABLE
 
@@ -22,7 +23,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "Redis unreachable"}})
+@router.get("/readyz", responses={503: error("not_ready: Redis unreachable")})
 async def readyz(state: StateDep) -> JSONResponse:
     """Ready when Redis answers; reports the lexicon, policy and model versions in use."""
     info: dict[str, Any] = {"versions": state.moderator.versions.to_dict()}

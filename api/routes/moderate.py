@@ -20,9 +20,18 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from api import metrics
+from api.access_log import note
 from api.deps import api_key_of, authenticate_client, unauthorized
+from api.docs import error
 from api.errors import ApiError, body, validation_error
-from api.schemas import BatchRequest, ModerateRequest, callback_context
+from api.schemas import (
+    BatchRequest,
+    BatchResponse,
+    ModerateRequest,
+    ModerateResponse,
+    StoreUnavailableBody,
+    callback_context,
+)
 from api.state import AppState
 from api.store.errors import StoreError, StoreUnavailable, Unauthorized
 from api.store.items import CreateResult, NewItem
@@ -101,12 +110,15 @@ def parse_body(raw: bytes, model: type[M], context: dict[str, Any] | None = None
 @router.post(
     "/moderate",
     openapi_extra=MODERATE_OPENAPI,
-    responses={401: {"description": "missing, unknown or revoked API key"},
-               409: {"description": "data_id reused with other content"},
-               413: {"description": "body over the size cap"},
-               422: {"description": "invalid input (the code says which)"},
-               429: {"description": "rate limit; see Retry-After"},
-               503: {"description": "store_unavailable: decision made, item NOT queued"}},
+    responses={200: {"model": ModerateResponse, "description": "the decision; the item is "
+                     "stored (or was already: duplicate)"},
+               401: error("missing, unknown or revoked API key"),
+               409: error("data_id reused with other content"),
+               413: error("body over the size cap"),
+               422: error("invalid input (the code says which)"),
+               429: error("rate limit; see Retry-After"),
+               503: error("decision made, item NOT stored or queued: act on `decision` and "
+                          "retry", StoreUnavailableBody)},
 )
 async def moderate(request: Request) -> JSONResponse:
     """Moderate one item and store it: `{data_id, channel, content, title?, author_ref?, ip?,
@@ -116,6 +128,7 @@ async def moderate(request: Request) -> JSONResponse:
     state: AppState = request.app.state.app_state
     key = api_key_of(request.headers.get("authorization"))
     auth = await authenticate_client(state, key, lazy=True)
+    note(request, client=auth.caller.client)
     req = parse_body(await request.body(), ModerateRequest,
                      callback_context(state.settings.callback_allow_origins))
     rid = request_id(request)
@@ -139,6 +152,8 @@ async def moderate(request: Request) -> JSONResponse:
             status, payload = _degraded(decision, req.data_id, rid)
     if not payload.get("duplicate"):  # a replay returns the stored decision: not a new one
         metrics.record_decision(payload if status == 200 else payload["decision"])
+    done = payload if status == 200 else payload["decision"]
+    note(request, decision=done["decision"], item_status=done["status"])
     metrics.LATENCY.labels("moderate").observe(time.perf_counter() - t0)
     return JSONResponse(payload, status_code=status, headers={"X-Request-ID": rid})
 
@@ -159,8 +174,15 @@ BATCH_OPENAPI = {
 
 
 @router.post("/moderate/batch", openapi_extra=BATCH_OPENAPI,
-             responses={422: {"description": "the batch itself is invalid (per-item errors are "
-                                             "in the results)"}})
+             responses={200: {"model": BatchResponse, "description": "one result per item, "
+                              "in order: a decision or that item's own error"},
+                        401: error("missing, unknown or revoked API key"),
+                        413: error("body over the size cap"),
+                        422: error("the batch itself is invalid (per-item errors are in the "
+                                   "results)"),
+                        429: error("rate limit; see Retry-After"),
+                        503: error("the store (Redis) is unreachable and the key is not known "
+                                   "to this process")})
 async def moderate_batch(request: Request) -> JSONResponse:
     """`{"items": [...]}`: up to 100 items, one result each in order; a bad item gets its
     own `error` and does not fail the others. The batch counts its items against the rate
@@ -174,6 +196,7 @@ async def moderate_batch(request: Request) -> JSONResponse:
     if len(batch.items) > limit:
         raise ApiError(422, "batch_too_large", f"A batch holds at most {limit} items.")
     auth = await authenticate_client(state, key, cost=len(batch.items))
+    note(request, client=auth.caller.client, items=len(batch.items))
     results: list[dict[str, Any] | None] = [None] * len(batch.items)
     valid: list[tuple[int, ModerateRequest]] = []
     context = callback_context(state.settings.callback_allow_origins)
