@@ -1,7 +1,7 @@
 """Process faults with real processes and a real redis-server: kill -9 of `serve` leaves
-no worker on the port and loses no accepted item; a `serve` that cannot bind its port
-exits 2 and leaves a running Redis alone; kill -9 of the embedded redis-server is repaired
-by `serve` itself."""
+no worker on the port and loses no accepted item (the workers' parent guard, also alone);
+a `serve` that cannot bind its port or fails its checks exits 2 and leaves a Redis it found
+running; kill -9 of the embedded redis-server is repaired by `serve` itself."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +21,15 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from api_test_support import Serve, base_env, bearer, cli, free_port, stop_serves
+from api_test_support import (
+    Serve,
+    base_env,
+    bearer,
+    cli,
+    free_port,
+    service_env,
+    stop_serves,
+)
 
 from api.redis_server import EmbeddedRedis, _alive
 
@@ -128,6 +138,29 @@ def test_kill_9_of_serve_ends_its_workers_and_loses_nothing(data_dir, tmp_path, 
         assert got.status_code == 200, got.text
         assert got.json()["item_id"] == accepted[data_id] and got.json()["status"] == status
     assert second.stop() == 0
+
+
+GUARDED = "from api import parent_watch; parent_watch.guard_from_env(); import time; " \
+          "time.sleep(60)"
+
+
+def test_worker_whose_parent_died_before_the_guard_leaves(reaper):
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a parent that died before prctl could ask for its signal
+    proc = subprocess.Popen([sys.executable, "-c", GUARDED],
+                            env=service_env(MODERATION_PARENT_PID=str(dead.pid)))
+    reaper.append(proc.pid)
+    assert proc.wait(10) == -signal.SIGTERM
+
+
+@pytest.mark.parametrize("parent", ["self", "unset"])
+def test_guard_leaves_a_process_alone_while_its_parent_lives(reaper, parent):
+    env = service_env(MODERATION_PARENT_PID=str(os.getpid())) if parent == "self" \
+        else service_env()
+    proc = subprocess.Popen([sys.executable, "-c", GUARDED], env=env)
+    reaper.append(proc.pid)
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(3)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
