@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import getpass
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -135,10 +137,90 @@ def _terminated(signum: int, frame: Any) -> None:
     raise _Terminated()
 
 
+def _port_problem(host: str, port: int, workers: int) -> str | None:
+    """Why uvicorn could not bind `host:port`, or None when it can.
+
+    Binds as uvicorn will, then closes: with several workers one socket (IPv6 when the
+    host has a colon, else IPv4); with one, asyncio's `create_server` (every address of the
+    host, IPv6 sockets v6-only, families the system lacks skipped). SO_REUSEADDR both ways,
+    so a port in TIME_WAIT passes and one that something listens on does not. Checked
+    before Redis is started or adopted, so a `serve` refused here has touched nothing.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if workers == 1 and ":" not in host:
+        family = socket.AF_UNSPEC
+    try:
+        infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        return f"the host cannot be resolved: {exc}"
+    for fam, kind, proto, _, addr in dict.fromkeys(infos):
+        with socket.socket(fam, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if workers == 1 and fam == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                s.bind(addr)
+            except OSError as exc:
+                if workers == 1 and exc.errno == errno.EADDRNOTAVAIL:
+                    continue  # asyncio skips an address family the system does not have
+                return exc.strerror or str(exc)
+    return None
+
+
+def _export_env(settings: Settings, url: str, pw_file: Path | None) -> None:
+    """What the app reads in each process (workers are spawned: they inherit os.environ)."""
+    from api import parent_watch
+
+    env = {"REDIS_URL": url, "MODERATION_DATA_DIR": str(settings.data_dir.resolve()),
+           "MODERATION_MODEL": settings.model or "none"}
+    if pw_file:
+        env["MODERATION_REDIS_PASSWORD_FILE"] = str(pw_file)
+    env["MODERATION_QUANTIZE"] = "1" if settings.quantize else "0"
+    for name in ("lexicon", "policy", "model_threads"):
+        value = getattr(settings, name)
+        if value is not None:
+            env["MODERATION_" + name.upper()] = str(value)
+    os.environ.update(env)
+    if settings.workers > 1:
+        prom = settings.data_dir.resolve() / "prometheus"
+        shutil.rmtree(prom, ignore_errors=True)
+        prom.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(prom)
+        os.environ[parent_watch.ENV] = str(os.getpid())  # workers end when this process dies
+    else:
+        os.environ.pop(parent_watch.ENV, None)
+
+
+def _start_watchdog(server: Any) -> Any:
+    """Restart the embedded Redis when it dies (api/redis_watchdog.py)."""
+    # Imported only now: with several workers PROMETHEUS_MULTIPROC_DIR is set (_export_env),
+    # so this process's count lands in the directory every worker's /metrics reads.
+    from api.metrics import STORE_RESTARTS
+    from api.redis_watchdog import RedisWatchdog
+
+    watchdog = RedisWatchdog(server, on_restart=STORE_RESTARTS.inc)
+    watchdog.start()
+    return watchdog
+
+
+def _run_uvicorn(settings: Settings, moderator: Any) -> None:
+    import uvicorn
+
+    common = dict(host=settings.host, port=settings.port, access_log=False,
+                  loop="uvloop", http="httptools", log_level="warning",
+                  timeout_graceful_shutdown=10)
+    if settings.workers == 1:
+        from api.main import create_app
+        from api.settings import Settings
+
+        uvicorn.run(create_app(Settings(), moderator), **common)
+    else:
+        uvicorn.run("api.main:create_app", factory=True, workers=settings.workers, **common)
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
-
-    import uvicorn
 
     from api.redis_server import EmbeddedRedis
     from api.store.connection import check_server, connect
@@ -158,16 +240,23 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                                    quantize=settings.quantize, warm=False)
     except ModerationError as exc:
         return _fail(exc.message)
+    problem = _port_problem(settings.host, settings.port, settings.workers)
+    if problem is not None:
+        return _fail(f"cannot listen on port {settings.port} of {settings.host} ({problem}); "
+                     "stop what uses that port or choose another --port.")
 
-    server = None
+    server = watchdog = None
     url, pw_file = settings.redis_url, settings.redis_password_file
+    was_running = False
     if not url:
         server = EmbeddedRedis(settings.data_dir, appendfsync=settings.redis_appendfsync)
         if server.owner_alive() and server.running():
             return _fail(f"another `moderation serve` owns {server.dir}; use another "
                          "--data-dir, or REDIS_URL to share one Redis between services.")
+        was_running = server.running()
         server.start(own=True)
         url, pw_file = server.url, server.password_file
+    served = False  # False while starting: a failed start leaves a Redis it found running
     try:
         async def check() -> list[str]:
             r = connect(url, timeout=max(settings.redis_socket_timeout, 2.0),
@@ -181,21 +270,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         for warning in asyncio.run(check()):
             print(f"moderation: warning: {warning}", file=sys.stderr)
 
-        env = {"REDIS_URL": url, "MODERATION_DATA_DIR": str(settings.data_dir.resolve()),
-               "MODERATION_MODEL": settings.model or "none"}
-        if pw_file:
-            env["MODERATION_REDIS_PASSWORD_FILE"] = str(pw_file)
-        env["MODERATION_QUANTIZE"] = "1" if settings.quantize else "0"
-        for name in ("lexicon", "policy", "model_threads"):
-            value = getattr(settings, name)
-            if value is not None:
-                env["MODERATION_" + name.upper()] = str(value)
-        os.environ.update(env)
-        if settings.workers > 1:
-            prom = settings.data_dir.resolve() / "prometheus"
-            shutil.rmtree(prom, ignore_errors=True)
-            prom.mkdir(parents=True)
-            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(prom)
+        _export_env(settings, url, pw_file)
         where = f"embedded in {server.dir}" if server else "at REDIS_URL"
         print(f"moderation: serving on http://{settings.host}:{settings.port} with "
               f"{settings.workers} worker(s); Redis {where}", file=sys.stderr)
@@ -205,22 +280,26 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into an exception so
         # the embedded Redis below is stopped (finally) instead of the process just dying.
         signal.signal(signal.SIGTERM, _terminated)
-        common = dict(host=settings.host, port=settings.port, access_log=False,
-                      loop="uvloop", http="httptools", log_level="warning",
-                      timeout_graceful_shutdown=10)
-        if settings.workers == 1:
-            from api.main import create_app
-            from api.settings import Settings
-
-            uvicorn.run(create_app(Settings(), moderator), **common)
-        else:
-            uvicorn.run("api.main:create_app", factory=True, workers=settings.workers, **common)
+        if server is not None:
+            watchdog = _start_watchdog(server)
+        try:
+            _run_uvicorn(settings, moderator)
+        except SystemExit:  # uvicorn's way out when it could not start (its error is logged)
+            return _fail(f"the HTTP server could not start on port {settings.port} of "
+                         f"{settings.host}; see the error above.")
+        served = True
         return EXIT_OK
     except _Terminated:
+        served = True
         return EXIT_OK
     finally:
+        if watchdog is not None:
+            watchdog.stop()  # before the stop below, which it must not undo
         if server is not None:
-            server.stop()
+            if served or not was_running:
+                server.stop()
+            else:
+                server.release()
 
 
 # -- apikey -----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import docs, errors
+from api import docs, errors, parent_watch
 from api.access_log import AccessLog
 from api.limits import BodyLimit
 from api.logs import configure_logging
@@ -41,6 +41,7 @@ async def _close(supervisor: Supervisor, r: Any) -> None:
 
 def create_app(settings: Settings | None = None, moderator: Moderator | None = None) -> FastAPI:
     """Build the service. Without arguments, settings come from the environment (workers)."""
+    parent_watch.guard_from_env()  # a worker spawned by `serve` ends when `serve` dies
     settings = settings or Settings()
     if settings.redis_url is None:
         raise RuntimeError("REDIS_URL is not set; start the service with `moderation serve`.")

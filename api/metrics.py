@@ -3,6 +3,8 @@
 Counters and histograms live in each process (in `PROMETHEUS_MULTIPROC_DIR` when `serve`
 runs several workers, so a scrape sees them all); queue depth and the oldest pending age
 are read from Redis at scrape time, so every process reports the same shared queue.
+`STORE_RESTARTS` is counted in the `serve` process itself (its watchdog), which has
+`PROMETHEUS_MULTIPROC_DIR` set before it imports this module when it runs several workers.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ CATEGORIES = Counter("moderation_decision_categories_total",
                      "Reasons of non-pass decisions by category", ["category", "decision"])
 STORE_UNAVAILABLE = Counter("moderation_store_unavailable_total",
                             "Requests answered in degraded mode (Redis unreachable)")
+STORE_RESTARTS = Counter("moderation_store_restarts_total",
+                         "Restarts of the embedded Redis by serve's watchdog after it died")
 LATENCY = Histogram("moderation_request_seconds", "Time to answer, by route", ["route"],
                     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 

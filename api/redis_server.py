@@ -6,6 +6,8 @@ an AOF (`appendonly yes`, `appendfsync everysec` or `always`) and never evicts. 
 left running by a killed `serve` is adopted (same password, answers PING) or replaced.
 `owner.pid` names the process that will stop it; other commands (`apikey`, `user`,
 `audit`) use a running server without owning it, or start one of their own for the call.
+`exited()` tells `serve`'s watchdog (api/redis_watchdog.py) that the server it started or
+adopted has died, and `release()` gives a server up without stopping it.
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ class EmbeddedRedis:
         self.dir = self.data_dir / "redis"
         self.owned = False
         self._proc: subprocess.Popen[bytes] | None = None
+        self._pid: int | None = None  # the server started or adopted last (see `exited`)
 
     @property
     def socket_path(self) -> Path:
@@ -172,6 +175,7 @@ class EmbeddedRedis:
             )
         password = self.password()
         if self.running():
+            self._proc, self._pid = None, self.pid()
             if own:
                 self._claim()
             return
@@ -186,6 +190,7 @@ class EmbeddedRedis:
             [binary, str(conf)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True,
         )
+        self._pid = self._proc.pid
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -247,6 +252,24 @@ class EmbeddedRedis:
 
     def pid(self) -> int | None:
         return _read_int(self.pid_file)
+
+    def exited(self) -> bool:
+        """True when the server this object started or adopted last has died.
+
+        A process check, never a PING: a server that is only slow (an fsync, a big AOF
+        rewrite) must not be taken for dead, since `start` kills and replaces one that does
+        not answer, which could lose its last second of writes.
+        """
+        if self._proc is not None:
+            return self._proc.poll() is not None  # also reaps our dead child
+        return self._pid is not None and not _alive(self._pid)
+
+    def release(self) -> None:
+        """Give the server up without stopping it: a `serve` that fails to start leaves a
+        server that ran before it came running, for the next `serve` to adopt."""
+        if _read_int(self.owner_file) == os.getpid():
+            self.owner_file.unlink(missing_ok=True)
+        self.owned = False
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server if this process owns it (SIGTERM: Redis flushes the AOF first)."""

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
@@ -25,6 +27,12 @@ def service_env(**extra: str) -> dict[str, str]:
            if not k.startswith("MODERATION_") and k != "REDIS_URL"}
     env.update(extra)
     return env
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    """`service_env` for a `serve` under test: cheap argon2, a sealer that runs often."""
+    return service_env(MODERATION_ARGON2_TIME_COST="1", MODERATION_ARGON2_MEMORY_KIB="1024",
+                       MODERATION_SEALER_INTERVAL_S="0.2", **extra)
 
 
 def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
@@ -84,3 +92,49 @@ class RedisProc:
             else:
                 self.proc.terminate()
             self.proc.wait(10)
+
+
+class Serve:
+    """`moderation serve --no-model` as a real process (its output in `log`)."""
+
+    def __init__(self, env: dict[str, str], data_dir: Path, log: Path, *,
+                 port: int | None = None, workers: int = 1) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log
+        self.log = log.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moderation.cli", "serve", "--no-model", "--workers",
+             str(workers), "--port", str(self.port), "--data-dir", str(data_dir)],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, "serve exited early: " + self.log_path.read_text()
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("serve did not become ready: " + self.log_path.read_text())
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        rc = self.proc.wait(20)
+        self.log.close()
+        return rc
+
+
+def stop_serves(serves: list[Serve]) -> None:
+    """Never leave a server behind, even after a failed test."""
+    for s in serves:
+        if s.proc.poll() is None:
+            try:
+                s.stop()
+            except subprocess.TimeoutExpired:
+                s.proc.kill()
+                s.proc.wait(10)
+                raise

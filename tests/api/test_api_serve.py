@@ -6,68 +6,23 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
-from api_test_support import bearer, cli, free_port, service_env
+from api_test_support import Serve, base_env, bearer, cli, free_port, stop_serves
 
 from api.redis_server import EmbeddedRedis, _alive
 
 PASSWORD = "长城-correct-horse-1"
 
 
-def base_env(**extra: str) -> dict[str, str]:
-    return service_env(MODERATION_ARGON2_TIME_COST="1", MODERATION_ARGON2_MEMORY_KIB="1024",
-                       MODERATION_SEALER_INTERVAL_S="0.2", **extra)
-
-
-class Serve:
-    def __init__(self, env: dict[str, str], data_dir: Path, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moderation.cli", "serve", "--no-model", "--workers", "1",
-             "--port", str(self.port), "--data-dir", str(data_dir)],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, "serve exited early"
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("serve did not become ready")
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        rc = self.proc.wait(20)
-        self.log.close()
-        return rc
-
-
 @pytest.fixture
 def serves():
     started: list[Serve] = []
     yield started
-    for s in started:  # never leave a server behind, even after a failed test
-        if s.proc.poll() is None:
-            try:
-                s.stop()
-            except subprocess.TimeoutExpired:
-                s.proc.kill()
-                s.proc.wait(10)
-                raise
+    stop_serves(started)
 
 
 def test_two_api_processes_share_one_redis(redis_server, rdb, tmp_path, serves):
