@@ -221,3 +221,23 @@ def test_headers_dripped_byte_by_byte_still_count_from_the_connection_opening(se
                 break
         took = closed_at if closed_at is not None else seconds_until_closed(sock, opened)
     assert took <= READ_TIMEOUT_S + 3, took
+
+
+@pytest.mark.parametrize("title, content", [
+    ("路灯", "出售冰毒"),  # nothing masked: both masked fields are left out of the store
+    (None, "有事打我电话13912345678"),  # a masked content is stored as it is
+    ("电话13912345678", "路灯坏了"),  # a masked title too
+    ("", "路灯坏了"),
+])
+def test_a_stored_decision_reads_back_whole(client, api_key, rdb, title, content):
+    req = {"data_id": "rt-1", "channel": "comment", "content": content, "title": title}
+    first = client.post("/v1/moderate", headers=bearer(api_key), json=req).json()
+    stored = rdb.hget(keys.item("portal-a", "rt-1"), "decision")
+    assert ("masked_text" in stored) == (first["masked_text"] != content)
+    again = client.post("/v1/moderate", headers=bearer(api_key), json=req).json()
+    got = client.get("/v1/items/rt-1", headers=bearer(api_key)).json()["decision"]
+    assert again["duplicate"] is True
+    for d in (again, got):
+        assert d["masked_text"] == first["masked_text"]
+        assert d.get("masked_title") == first.get("masked_title")
+        assert ("masked_title" in d) == (title is not None)
