@@ -208,8 +208,11 @@ def _run_uvicorn(settings: Settings, moderator: Any) -> None:
     import uvicorn
 
     common = dict(host=settings.host, port=settings.port, access_log=False,
-                  loop="uvloop", http="httptools", log_level="warning",
-                  timeout_graceful_shutdown=10)
+                  loop="uvloop", log_level="warning", timeout_graceful_shutdown=10,
+                  # httptools with a read timeout (api/http_timeouts.py); idle
+                  # kept-alive connections close after http_keepalive_s
+                  http="api.http_timeouts:TimeoutHttpToolsProtocol",
+                  timeout_keep_alive=settings.http_keepalive_s)
     if settings.workers == 1:
         from api.main import create_app
         from api.settings import Settings

@@ -41,6 +41,7 @@ class ClientAuth:
     key_hash: str
     degraded: bool  # authenticated from the process's memory while Redis is unreachable
     counted: bool  # this request's items were already counted against the rate limit
+    store_error: StoreUnavailable | None = None  # why degraded (StoreFull: out of memory)
 
 
 def api_key_of(authorization: str | None) -> str:
@@ -66,11 +67,11 @@ async def authenticate_client(state: AppState, key: str, cost: int = 1, *,
             return ClientAuth(known, key_hash, degraded=False, counted=False)
     try:
         caller = await state.apikeys.authenticate(key_hash, cost=cost)
-    except StoreUnavailable:
+    except StoreUnavailable as exc:
         known = state.known_key(key_hash)
         if known is None:
             raise
-        return ClientAuth(known, key_hash, degraded=True, counted=False)
+        return ClientAuth(known, key_hash, degraded=True, counted=False, store_error=exc)
     if caller is None:
         raise unauthorized("Unknown or revoked API key.")
     state.remember_key(key_hash, caller)

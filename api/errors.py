@@ -16,13 +16,16 @@ from fastapi.responses import JSONResponse
 from redis import exceptions as rexc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import metrics
 from api.store import errors as se
+from api.store.connection import is_full, store_full
 from moderation.errors import InputError, ModerationError
 
 log = logging.getLogger("api")
 
 STORE_STATUS: dict[type[se.StoreError], int] = {
     se.StoreUnavailable: 503,
+    se.StoreFull: 503,
     se.DataIdConflict: 409,
     se.NotFound: 404,
     se.Conflict: 409,
@@ -104,8 +107,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(se.StoreError)
     async def _store(_: Request, exc: se.StoreError) -> JSONResponse:
+        if isinstance(exc, se.StoreFull):
+            metrics.STORE_FULL.inc()
         status, headers = store_error_status(exc)
         return respond(status, exc.code, exc.message, headers=headers)
+
+    @app.exception_handler(rexc.ResponseError)
+    async def _response(request: Request, exc: rexc.ResponseError) -> JSONResponse:
+        # Store calls outside `unavailable()` (accounts, sessions) still reach here raw: an
+        # OOM is `store_full` like any other, every other Redis error stays a logged 500.
+        if is_full(exc):
+            return await _store(request, store_full())
+        return await _unexpected(request, exc)
 
     async def _unreachable(_: Request, exc: Exception) -> JSONResponse:
         return respond(503, "store_unavailable", "The store (Redis) is unreachable.")

@@ -1,4 +1,5 @@
-"""Prometheus metrics: decisions by outcome and category, latency, queue depth and age.
+"""Prometheus metrics: decisions by outcome and category, latency, queue depth and age,
+and the store's health (`moderation_store_up`, unavailable and full answers).
 
 Counters and histograms live in each process (in `PROMETHEUS_MULTIPROC_DIR` when `serve`
 runs several workers, so a scrape sees them all); queue depth and the oldest pending age
@@ -29,6 +30,9 @@ STORE_UNAVAILABLE = Counter("moderation_store_unavailable_total",
                             "Requests answered in degraded mode (Redis unreachable)")
 STORE_RESTARTS = Counter("moderation_store_restarts_total",
                          "Restarts of the embedded Redis by serve's watchdog after it died")
+STORE_FULL = Counter("moderation_store_full_total",
+                     "Requests (batch: items) refused a write because Redis is out of memory "
+                     "(maxmemory reached)")
 LATENCY = Histogram("moderation_request_seconds", "Time to answer, by route", ["route"],
                     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 
@@ -43,8 +47,14 @@ def record_decision(decision: dict) -> None:
                 CATEGORIES.labels(cat, decision["decision"]).inc()
 
 
-def render(queue_depth: int | None, oldest_age: float | None) -> bytes:
-    """The exposition text: this process's (or all workers') metrics plus the queue gauges."""
+def render(queue_depth: int | None, oldest_age: float | None, *,
+           store_up: bool | None = None) -> bytes:
+    """The exposition text: this process's (or all workers') metrics plus the queue gauges.
+
+    `store_up` defaults to "the queue could be read"; /metrics passes "and a write worked".
+    """
+    if store_up is None:
+        store_up = queue_depth is not None
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         _mp.MultiProcessCollector(registry)
@@ -58,8 +68,8 @@ def render(queue_depth: int | None, oldest_age: float | None) -> bytes:
         "# HELP moderation_oldest_pending_age_seconds Age of the oldest pending item",
         "# TYPE moderation_oldest_pending_age_seconds gauge",
         f"moderation_oldest_pending_age_seconds {oldest_age if oldest_age is not None else 0}",
-        "# HELP moderation_store_up 1 when Redis answered this scrape",
+        "# HELP moderation_store_up 1 when Redis answered this scrape and accepted a write",
         "# TYPE moderation_store_up gauge",
-        f"moderation_store_up {0 if queue_depth is None else 1}",
+        f"moderation_store_up {1 if store_up else 0}",
     ]
     return text + ("\n".join(lines) + "\n").encode()

@@ -173,6 +173,11 @@ class DecisionOut(BaseModel):
     versions: VersionsOut
     degraded: bool = Field(description="a stage (model, store) was unavailable")
     degraded_stages: list[str] | None = Field(None, description="present when degraded")
+    hits_truncated: bool | None = Field(None, description="present (true) when a field had more "
+                                        "than 100 hits; `hits` keeps the first 100 per field")
+    hits_total: int | None = Field(None, description="all hits, when truncated")
+    pii_truncated: bool | None = Field(None, description="as hits_truncated, for `pii`")
+    pii_total: int | None = Field(None, description="all findings, when truncated")
 
 
 class ModerateResponse(DecisionOut):

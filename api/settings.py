@@ -55,8 +55,20 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(5, ge=1)
     login_window_s: int = Field(15 * 60, ge=1)
     max_body_bytes: int = Field(256 * 1024, ge=1024)
-    max_batch_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    # 200,000 characters as JSON \uXXXX escapes (12 bytes for a surrogate pair) plus each
+    # item's other fields fit; a larger body is refused before it is parsed on the loop.
+    max_batch_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     max_batch_items: int = Field(100, ge=1)
+    # Characters of content + title in one batch (422 batch_too_large above it).
+    max_batch_chars: int = Field(200_000, ge=1)
+    # Requests with more characters than this run the pipeline in a worker thread, so the
+    # event loop (and /healthz) never waits for them; smaller ones take microseconds inline.
+    inline_chars: int = Field(2_000, ge=0)
+    # Idle keep-alive connections close after this; a request's headers and body must
+    # arrive within `http_read_timeout_s` of the connection opening (or of the request
+    # starting, on a kept-alive connection), else the connection is closed.
+    http_keepalive_s: float = Field(5, gt=0)
+    http_read_timeout_s: float = Field(10, gt=0)
     degraded_auth_ttl_s: int = Field(600, ge=0)
     cookie_secure: bool = False
     # Comma list of scheme://host[:port] that a callback_url may name although its host is

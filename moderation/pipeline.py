@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from moderation.categories import DECISION_RANK
 from moderation.errors import InputError, ModelLoadError, PolicyError
@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_FIELD_CHARS = 10_000
+# Evidence kept per field in a decision: 10,000 hit-dense characters hold thousands of
+# hits (a 1 MB decision); the policy decides on all of them, the decision lists these.
+MAX_HITS_PER_FIELD = 100
+MAX_PII_PER_FIELD = 100
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_LEXICON = REPO_ROOT / "lexicons"
 
@@ -47,6 +51,22 @@ class _Evidence:
     masked_text: str
     masked_title: str | None
     failed: tuple[str, ...]
+
+
+E = TypeVar("E", Hit, PiiFinding)
+
+
+def cap_per_field(found: Sequence[E], limit: int) -> tuple[tuple[E, ...], int | None]:
+    """The first `limit` entries of each field, in order, and the full count when any
+    were left out (None when all are kept)."""
+    kept: list[E] = []
+    per_field: dict[str, int] = {}
+    for entry in found:
+        n = per_field.get(entry.field, 0)
+        per_field[entry.field] = n + 1
+        if n < limit:
+            kept.append(entry)
+    return (tuple(found), None) if len(kept) == len(found) else (tuple(kept), len(found))
 
 
 def _check_field(value: Any, name: str, *, required: bool) -> str:
@@ -222,13 +242,15 @@ class Moderator:
                     f"处理环节失败：{', '.join(failed)}，转人工审核",
                 )
             )
+        hits, hits_total = cap_per_field(ev.hits, MAX_HITS_PER_FIELD)
+        pii, pii_total = cap_per_field(ev.pii, MAX_PII_PER_FIELD)
         return Decision(
             decision=decision,
             channel=item.channel,
             publish=self.policy.publish(item.channel, decision),
             reasons=tuple(reasons),
-            hits=ev.hits,
-            pii=ev.pii,
+            hits=hits,
+            pii=pii,
             labels=labels,
             masked_text=ev.masked_text,
             masked_title=ev.masked_title,
@@ -236,6 +258,8 @@ class Moderator:
             degraded=bool(failed),
             degraded_stages=failed,
             suppressed=ev.suppressed,
+            hits_total=hits_total,
+            pii_total=pii_total,
         )
 
 

@@ -88,7 +88,12 @@ class Versions:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The answer for one item (title + content) on one channel."""
+    """The answer for one item (title + content) on one channel.
+
+    `hits` and `pii` keep at most a fixed number of entries per field (the policy saw them
+    all), so a hit-dense text cannot make a decision of megabytes; `hits_total` /
+    `pii_total` are the full counts when entries were left out, else None.
+    """
 
     decision: str
     channel: str
@@ -103,6 +108,8 @@ class Decision:
     degraded: bool = False
     degraded_stages: tuple[str, ...] = field(default=())
     suppressed: tuple[Hit, ...] = field(default=())
+    hits_total: int | None = None
+    pii_total: int | None = None
 
     def to_dict(self, *, include_suppressed: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -121,6 +128,12 @@ class Decision:
             out["masked_title"] = self.masked_title
         if self.degraded:
             out["degraded_stages"] = list(self.degraded_stages)
+        if self.hits_total is not None:
+            out["hits_truncated"] = True
+            out["hits_total"] = self.hits_total
+        if self.pii_total is not None:
+            out["pii_truncated"] = True
+            out["pii_total"] = self.pii_total
         if include_suppressed:
             out["suppressed"] = [h.to_dict() for h in self.suppressed]
         return out

@@ -12,9 +12,30 @@ from api import metrics
 from api.deps import StateDep
 from api.docs import error
 from api.errors import body
-from api.store.connection import UNREACHABLE
+from api.state import AppState
+from api.store.connection import UNREACHABLE, check_writable
+from api.store.errors import StoreFull, StoreUnavailable
 
 router = APIRouter(tags=["health"])
+
+NOT_READY = {
+    "store_unavailable": ("unreachable", "Redis is unreachable: items cannot be stored."),
+    "store_full": ("full", "Redis is out of memory (maxmemory reached): items cannot be "
+                           "stored until an operator frees or adds memory."),
+}
+
+
+async def store_problem(state: AppState) -> str | None:
+    """None when Redis takes a write now, else the reason (`store_unavailable`,
+    `store_full`): a PING alone says "ready" while every write fails with OOM."""
+    try:
+        await asyncio.wait_for(check_writable(state.redis),
+                               state.settings.redis_socket_timeout * 2)
+    except StoreFull:
+        return "store_full"
+    except (TimeoutError, StoreUnavailable, *UNREACHABLE):
+        return "store_unavailable"
+    return None
 
 
 @router.get("/healthz")
@@ -23,25 +44,26 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: error("not_ready: Redis unreachable")})
+@router.get("/readyz", responses={503: error("not ready: Redis unreachable or out of memory "
+                                            "(`reason` says which)")})
 async def readyz(state: StateDep) -> JSONResponse:
-    """Ready when Redis answers; reports the lexicon, policy and model versions in use."""
+    """Ready when Redis takes a write; reports the lexicon, policy and model versions in use."""
     info: dict[str, Any] = {"versions": state.moderator.versions.to_dict()}
-    try:
-        await asyncio.wait_for(state.redis.ping(), state.settings.redis_socket_timeout * 2)
+    reason = await store_problem(state)
+    if reason is None:
         return JSONResponse({"ready": True, "redis": "ok", **info})
-    except (TimeoutError, *UNREACHABLE):
-        return JSONResponse(
-            body("not_ready", "Redis is unreachable: items cannot be stored.", ready=False,
-                 redis="unreachable", **info), status_code=503)
+    redis_state, message = NOT_READY[reason]
+    return JSONResponse(body("not_ready", message, ready=False, reason=reason,
+                             redis=redis_state, **info), status_code=503)
 
 
 @router.get("/metrics", response_class=Response)
 async def prometheus(state: StateDep) -> Response:
-    """Prometheus text format."""
+    """Prometheus text format; `moderation_store_up` is 0 while Redis refuses writes."""
     try:
         depth, age = await asyncio.wait_for(state.items.queue_stats(),
                                             state.settings.redis_socket_timeout * 2)
     except (TimeoutError, *UNREACHABLE):
         depth, age = None, None
-    return Response(metrics.render(depth, age), media_type=metrics.CONTENT_TYPE)
+    up = depth is not None and await store_problem(state) is None
+    return Response(metrics.render(depth, age, store_up=up), media_type=metrics.CONTENT_TYPE)

@@ -4,6 +4,10 @@ The item (and its audit events) is in Redis before the answer is sent. When Redi
 unreachable the pipeline still answers (degraded mode, CONTRACTS.md): a clean `pass` is
 200 with `degraded: true` and `status: "not_stored"`; anything else is 503
 `store_unavailable` carrying the decision, so the portal can act on it and must retry.
+Redis out of memory is the same answer with code `store_full`.
+
+The pipeline runs in a worker thread for any request over `inline_chars` characters, so a
+heavy request never holds the event loop (and /healthz) of its worker.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from api.schemas import (
     callback_context,
 )
 from api.state import AppState
-from api.store.errors import StoreError, StoreUnavailable, Unauthorized
+from api.store.errors import StoreError, StoreFull, StoreUnavailable, Unauthorized
 from api.store.items import CreateResult, NewItem
 from moderation.errors import InputError
 from moderation.types import Decision
@@ -67,23 +71,34 @@ def _answer(res: CreateResult, rid: str) -> dict[str, Any]:
             "item_id": item.item_id, "status": item.status.value, "duplicate": not res.created}
 
 
-def _degraded(decision: Decision, data_id: str, rid: str) -> tuple[int, dict[str, Any]]:
-    """(status, body) when the item could not be stored."""
-    metrics.STORE_UNAVAILABLE.inc()
+def _degraded(decision: Decision, data_id: str, rid: str,
+              cause: StoreUnavailable | None = None) -> tuple[int, dict[str, Any]]:
+    """(status, body) when the item could not be stored (`cause`: unreachable or full)."""
+    full = isinstance(cause, StoreFull)
+    (metrics.STORE_FULL if full else metrics.STORE_UNAVAILABLE).inc()
     d = dataclasses.replace(decision, degraded=True,
                             degraded_stages=(*decision.degraded_stages, "store")).to_dict()
     d.update(request_id=rid, data_id=data_id, item_id=None, status=NOT_STORED)
     if decision.decision == "pass" and not decision.degraded:
         return 200, d
-    return 503, body("store_unavailable", "The decision was made but the item was NOT stored "
-                     "or queued (Redis unreachable); act on the decision and retry.",
-                     decision=d)
+    why = "Redis is out of memory" if full else "Redis unreachable"
+    return 503, body("store_full" if full else "store_unavailable",
+                     f"The decision was made but the item was NOT stored or queued ({why}); "
+                     "act on the decision and retry.", decision=d)
+
+
+def _chars(content: Any, title: Any) -> int:
+    """Characters of an item's text fields (non-strings count 0: validation refuses them)."""
+    return sum(len(v) for v in (content, title) if isinstance(v, str))
 
 
 async def _decide_one(state: AppState, req: ModerateRequest) -> Decision:
     mod = state.moderator
-    if mod.classifier is None:  # lexicon + PII: microseconds, no thread hop
-        return mod.moderate(req.content, title=req.title, channel=req.channel)
+    if mod.classifier is None:  # lexicon + PII: microseconds for small texts, no thread hop
+        if _chars(req.content, req.title) <= state.settings.inline_chars:
+            return mod.moderate(req.content, title=req.title, channel=req.channel)
+        return await run_in_threadpool(mod.moderate, req.content, title=req.title,
+                                       channel=req.channel)
     # the classifier: concurrent requests share one forward pass in a worker thread
     return await state.batcher.moderate(req.content, title=req.title, channel=req.channel)
 
@@ -118,7 +133,8 @@ def parse_body(raw: bytes, model: type[M], context: dict[str, Any] | None = None
                422: error("invalid input (the code says which)"),
                429: error("rate limit; see Retry-After"),
                503: error("decision made, item NOT stored or queued: act on `decision` and "
-                          "retry", StoreUnavailableBody)},
+                          "retry (store_unavailable; store_full when Redis is out of memory)",
+                          StoreUnavailableBody)},
 )
 async def moderate(request: Request) -> JSONResponse:
     """Moderate one item and store it: `{data_id, channel, content, title?, author_ref?, ip?,
@@ -134,7 +150,7 @@ async def moderate(request: Request) -> JSONResponse:
     rid = request_id(request)
     decision = await _decide_one(state, req)
     if auth.degraded:
-        status, payload = _degraded(decision, req.data_id, rid)
+        status, payload = _degraded(decision, req.data_id, rid, auth.store_error)
     else:
         try:
             res = await state.items.create(
@@ -145,11 +161,11 @@ async def moderate(request: Request) -> JSONResponse:
         except Unauthorized:
             state.forget_key(auth.key_hash)
             raise unauthorized("Unknown or revoked API key.") from None
-        except StoreUnavailable:
+        except StoreUnavailable as exc:
             if state.known_key(auth.key_hash) is None:
                 raise
-            log.warning("store unavailable", extra={"request_id": rid})
-            status, payload = _degraded(decision, req.data_id, rid)
+            log.warning(exc.code, extra={"request_id": rid})
+            status, payload = _degraded(decision, req.data_id, rid, exc)
     if not payload.get("duplicate"):  # a replay returns the stored decision: not a new one
         metrics.record_decision(payload if status == 200 else payload["decision"])
     done = payload if status == 200 else payload["decision"]
@@ -195,6 +211,12 @@ async def moderate_batch(request: Request) -> JSONResponse:
     limit = state.settings.max_batch_items
     if len(batch.items) > limit:
         raise ApiError(422, "batch_too_large", f"A batch holds at most {limit} items.")
+    chars = sum(_chars(x.get("content"), x.get("title")) for x in batch.items
+                if isinstance(x, dict))
+    if chars > state.settings.max_batch_chars:
+        raise ApiError(422, "batch_too_large", f"A batch holds at most "
+                       f"{state.settings.max_batch_chars} characters of content and titles "
+                       f"in all; this one has {chars}.")
     auth = await authenticate_client(state, key, cost=len(batch.items))
     note(request, client=auth.caller.client, items=len(batch.items))
     results: list[dict[str, Any] | None] = [None] * len(batch.items)
@@ -209,7 +231,7 @@ async def moderate_batch(request: Request) -> JSONResponse:
                                      code, message)
     as_dicts = [{"content": r.content, "title": r.title, "channel": r.channel} for _, r in valid]
     mod = state.moderator
-    if mod.classifier is None:
+    if mod.classifier is None and chars <= state.settings.inline_chars:
         decided = mod.moderate_many(as_dicts)
     else:
         decided = await run_in_threadpool(mod.moderate_many, as_dicts)
@@ -220,17 +242,18 @@ async def moderate_batch(request: Request) -> JSONResponse:
         else:
             to_store.append((i, req, out))
     stored: list[Any] | None = None
+    cause = auth.store_error
     if to_store and not auth.degraded:
         try:
             stored = await state.items.create_many(
                 [_new_item(auth.caller.client, req, d.to_dict(), rid) for _, req, d in to_store],
                 key_hash=auth.key_hash)
-        except StoreUnavailable:
-            stored = None
+        except StoreUnavailable as exc:
+            stored, cause = None, exc
     for n, (i, req, decision) in enumerate(to_store):
         res = stored[n] if stored is not None else None
         if res is None:
-            status, payload = _degraded(decision, req.data_id, rid)
+            status, payload = _degraded(decision, req.data_id, rid, cause)
             results[i] = {"index": i, **payload} if status == 200 else {
                 "index": i, "data_id": req.data_id, **payload}
             metrics.record_decision(payload if status == 200 else payload["decision"])

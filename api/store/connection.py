@@ -2,7 +2,9 @@
 
 A call that does not answer within the socket timeout counts as unreachable: the client
 is built with that timeout and `unavailable()` turns redis-py's connection errors into
-`StoreUnavailable`, which the API answers in degraded mode.
+`StoreUnavailable`, which the API answers in degraded mode. A write refused because Redis
+reached `maxmemory` (OOM, from a command or from inside a Lua script) becomes `StoreFull`,
+the same degraded answer under its own code.
 """
 
 from __future__ import annotations
@@ -16,9 +18,25 @@ from redis import exceptions as rexc
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from api.store.errors import StoreUnavailable
+from api.store import keys
+from api.store.errors import StoreFull, StoreUnavailable
 
 UNREACHABLE = (rexc.ConnectionError, rexc.TimeoutError, OSError)
+# Redis 7 answers `-OOM command not allowed when used memory > 'maxmemory'` (redis-py:
+# OutOfMemoryError); older servers wrap it in a script error, hence the text check too.
+_OOM_TEXT = "command not allowed when used memory"
+WRITE_PROBE_TTL_S = 10
+
+
+def is_full(exc: BaseException) -> bool:
+    """Whether a Redis error means "out of memory: writes are refused"."""
+    return isinstance(exc, rexc.OutOfMemoryError) or (
+        isinstance(exc, rexc.ResponseError) and _OOM_TEXT in str(exc))
+
+
+def store_full() -> StoreFull:
+    return StoreFull("The store (Redis) is out of memory (maxmemory reached): nothing can be "
+                     "stored until an operator frees or adds memory.")
 
 
 def connect(url: str, *, timeout: float, password_file: Path | None = None) -> aioredis.Redis:
@@ -43,11 +61,28 @@ def connect(url: str, *, timeout: float, password_file: Path | None = None) -> a
 
 @asynccontextmanager
 async def unavailable() -> AsyncIterator[None]:
-    """Map "Redis did not answer" to `StoreUnavailable`; other errors pass through."""
+    """Map "Redis did not answer" to `StoreUnavailable` and "Redis is out of memory" to
+    `StoreFull`; other errors pass through."""
     try:
         yield
     except UNREACHABLE as exc:
         raise StoreUnavailable("The store (Redis) is unreachable.") from exc
+    except rexc.ResponseError as exc:
+        if is_full(exc):
+            raise store_full() from exc
+        raise
+
+
+async def check_writable(r: aioredis.Redis) -> None:
+    """Prove that Redis takes writes now: one SET of a tiny key with a short TTL.
+
+    Cheap (one round trip, a few bytes of AOF) and exact: Redis refuses it for the same
+    reason it would refuse an item (`maxmemory` reached under `noeviction`), which
+    comparing INFO's used_memory with maxmemory would only approximate. Raises
+    `StoreFull` or `StoreUnavailable`.
+    """
+    async with unavailable():
+        await r.set(keys.WRITE_PROBE, "1", ex=WRITE_PROBE_TTL_S)
 
 
 class UnsafeServer(Exception):

@@ -19,6 +19,16 @@ class StoreUnavailable(StoreError):
     code = "store_unavailable"
 
 
+class StoreFull(StoreUnavailable):
+    """Redis refused a write because it reached `maxmemory` (OOM; it never evicts items).
+
+    A kind of `StoreUnavailable`: the item cannot be stored now, so the API answers in
+    degraded mode (the decision, not stored) with its own code, and `/readyz` says why.
+    """
+
+    code = "store_full"
+
+
 class DataIdConflict(StoreError):
     """The client reused a `data_id` with other content while the item still exists."""
 

@@ -90,6 +90,27 @@ def new_item_id() -> str:
     return "it_" + uuid.uuid4().hex
 
 
+_MASKED = (("masked_text", "content"), ("masked_title", "title"))
+
+
+def stored_decision(decision: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    """The decision as stored: a masked field equal to its text (nothing was masked) is
+    left out, since the item's `request` holds that text; else a long text is stored twice."""
+    drop = {k for k, f in _MASKED if k in decision and decision[k] == request.get(f)}
+    return {k: v for k, v in decision.items() if k not in drop} if drop else decision
+
+
+def loaded_decision(h: dict[str, str]) -> dict[str, Any]:
+    """The decision of a stored item hash, with the masked fields `stored_decision` left out."""
+    decision = json.loads(h["decision"])
+    if "masked_text" not in decision or "masked_title" not in decision:
+        request = json.loads(h.get("request") or "{}")
+        for k, f in _MASKED:
+            if k not in decision and request.get(f) is not None:
+                decision[k] = request[f]
+    return decision
+
+
 @dataclass(frozen=True, slots=True)
 class NewItem:
     """What the API hands the store for one accepted request."""
@@ -131,7 +152,7 @@ class StoredItem:
             data_id=h["data_id"],
             channel=h["channel"],
             status=ItemStatus(h["status"]),
-            decision=json.loads(h["decision"]),
+            decision=loaded_decision(h),
             verdict=json.loads(h.get("verdict") or "null"),
             history=json.loads(h.get("history") or "[]"),
             created_at=h["created_at"],
@@ -185,7 +206,7 @@ class ItemStore:
         fields = {
             "item_id": item_id, "client": item.client, "data_id": item.data_id,
             "channel": item.channel, "status": status.value, "digest": digest,
-            "decision": json.dumps(item.decision, ensure_ascii=False),
+            "decision": json.dumps(stored_decision(item.decision, request), ensure_ascii=False),
             "request": json.dumps(request, ensure_ascii=False),
             "author_ref": item.author_ref or "", "created_at": now, "updated_at": now,
             "created_ms": str(now_ms), "version": "1", "verdict": "null",

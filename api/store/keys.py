@@ -21,6 +21,9 @@ AUDIT_LOCK = PREFIX + "audit:sealer:lock"  # string owner token with a TTL
 APIKEY_INDEX = PREFIX + "apikeys"  # hash key id -> JSON record (no secret)
 USERS = PREFIX + "users"  # set of usernames
 
+# Readiness: /readyz and /metrics SET this tiny key (short TTL) to prove writes succeed.
+WRITE_PROBE = PREFIX + "probe:write"
+
 # Pub/sub channel for version bumps (lexicon reloads, later issues).
 VERSION_CHANNEL = PREFIX + "versions"
 
