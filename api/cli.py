@@ -443,19 +443,79 @@ def _cmd_user_update(args: argparse.Namespace) -> int:
 # -- audit ------------------------------------------------------------------------------
 
 
-def _cmd_audit_verify(args: argparse.Namespace) -> int:
+def _audit_key(settings: Settings, *, create: bool = False) -> bytes | None:
+    """The audit chain's key from the data directory (AuditKeyError when unusable)."""
+    from api.audit import keyfile
+
+    path = settings.audit_key_path
+    return keyfile.load_or_create(path) if create else keyfile.load(path)
+
+
+def _audit_report(settings: Settings, anchor: Any = None) -> Any:
     from api.audit.verify import verify
 
+    key = _audit_key(settings)
+    return _run_async(settings, lambda r: verify(
+        r, settings.audit_path, key, max_unsealed_age_s=settings.audit_max_unsealed_age_s,
+        anchor=anchor))
+
+
+def _audit_guard(handler: Callable[[argparse.Namespace], int]
+                 ) -> Callable[[argparse.Namespace], int]:
+    """`_guard`, plus an unusable audit key file as one sentence and exit 2."""
+
+    def wrapped(args: argparse.Namespace) -> int:
+        from api.audit.keyfile import AuditKeyError
+
+        try:
+            return handler(args)
+        except AuditKeyError as exc:
+            return _fail(exc.message)
+
+    return _guard(wrapped)
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from api.audit.verify import Anchor
+
+    try:
+        anchor = Anchor.parse(args.anchor) if args.anchor else None
+    except ValueError as exc:
+        return _fail(str(exc))
     settings = _settings(args)
-    report = _run_async(settings, lambda r: verify(r, settings.audit_path))
+    report = _audit_report(settings, anchor)
     print(json.dumps(report.to_dict(), ensure_ascii=False))
     if report.first_break is not None:
         b = report.first_break
-        print(f"moderation: audit chain broken at event {b.id} ({b.where}): {b.reason}",
+        print(f"moderation: audit chain broken at {f'event {b.id}' if b.id else 'the chain'} "
+              f"({b.where}): {b.reason}", file=sys.stderr)
+        return EXIT_FOUND
+    for note in report.notes:
+        print(f"moderation: {note}", file=sys.stderr)
+    if report.unsealed_too_old:
+        return EXIT_FOUND
+    anchored = f"; anchor {args.anchor}: {report.anchor}" if args.anchor else ""
+    print(f"audit chain holds: {report.archived} archived, {report.sealed_in_redis} sealed in "
+          f"Redis (head seq {report.head_seq}), {report.unsealed} not yet sealed{anchored}",
+          file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_audit_anchor(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    report = _audit_report(settings)
+    if report.first_break is not None:
+        b = report.first_break
+        print(f"moderation: no anchor: the audit chain is broken at "
+              f"{f'event {b.id}' if b.id else 'the chain'} ({b.where}): {b.reason}",
               file=sys.stderr)
         return EXIT_FOUND
-    print(f"audit chain holds: {report.archived} archived, {report.sealed_in_redis} sealed in "
-          f"Redis, {report.unsealed} not yet sealed", file=sys.stderr)
+    if not report.head_seq:
+        print("moderation: no anchor: nothing is sealed yet", file=sys.stderr)
+        return EXIT_FOUND
+    print(f"{report.head_seq}:{report.head_hash}")
+    print("record this SEQ:HASH outside the service; check it later with `moderation audit "
+          "verify --anchor SEQ:HASH`", file=sys.stderr)
     return EXIT_OK
 
 
@@ -472,9 +532,11 @@ def _cmd_audit_seal(args: argparse.Namespace) -> int:
     from api.audit.sealer import Sealer
 
     settings = _settings(args)
+    key = _audit_key(settings, create=True)
+    assert key is not None
 
     async def go(r: Any) -> int:
-        sealer = Sealer(r, settings.audit_path, tail_keep=settings.audit_redis_tail,
+        sealer = Sealer(r, settings.audit_path, key, tail_keep=settings.audit_redis_tail,
                         retention_days=settings.retention_days)
         try:
             return await sealer.run_once()
@@ -652,15 +714,22 @@ def register(sub: Any) -> None:
     audit = sub.add_parser("audit", help="the audit log")
     ausub = audit.add_subparsers(dest="audit_command", required=True)
     p = ausub.add_parser("verify", help="recompute the chain; exit 1 naming the first break")
+    p.add_argument("--anchor", metavar="SEQ:HASH", default=None,
+                   help="also check that the chain still holds this anchor (printed earlier "
+                        "by `moderation audit anchor`)")
     _add_store_options(p)
-    p.set_defaults(func=_guard(_cmd_audit_verify))
+    p.set_defaults(func=_audit_guard(_cmd_audit_verify))
+    p = ausub.add_parser("anchor", help="verify, then print the head SEQ:HASH to record "
+                         "outside the service")
+    _add_store_options(p)
+    p.set_defaults(func=_audit_guard(_cmd_audit_anchor))
     p = ausub.add_parser("export", help="write every event as JSONL to FILE")
     p.add_argument("file", metavar="FILE")
     _add_store_options(p)
     p.set_defaults(func=_guard(_cmd_audit_export))
     p = ausub.add_parser("seal", help="run one sealer pass now (the service does this itself)")
     _add_store_options(p)
-    p.set_defaults(func=_guard(_cmd_audit_seal))
+    p.set_defaults(func=_audit_guard(_cmd_audit_seal))
 
     backup = sub.add_parser("backup", help="write a consistent RDB snapshot and the audit "
                             "archive to DIR")

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     audit_redis_tail: int = Field(10_000, ge=0)
     sealer_enabled: bool = True
     sealer_interval_s: float = Field(0.5, gt=0)
+    audit_key_file: Path | None = None  # default <data_dir>/audit.key; same file on every host
+    audit_max_unsealed_age_s: float = Field(60, gt=0)  # `audit verify` fails beyond this
 
     rate_limit_per_s: int = Field(10_000, ge=1)
     argon2_time_cost: int = Field(3, ge=1)
@@ -87,6 +89,12 @@ class Settings(BaseSettings):
     def audit_path(self) -> Path:
         """Where sealed JSONL segments go (the data directory unless set)."""
         return self.audit_dir if self.audit_dir is not None else self.data_dir / "audit"
+
+    @property
+    def audit_key_path(self) -> Path:
+        """The audit chain's HMAC key: in the data directory, never in Redis or the archive."""
+        return self.audit_key_file if self.audit_key_file is not None \
+            else self.data_dir / "audit.key"
 
     @property
     def item_ttl_s(self) -> int:

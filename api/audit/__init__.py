@@ -1,5 +1,6 @@
-"""The audit log: events written with each change (`events`), chained and archived by one
-sealer (`sealer`), checked and exported (`verify`).
+"""The audit log: events written with each change (`events`), chained under a key kept in
+the data directory (`chain`, `keyfile`) and archived by one sealer (`sealer`, `files`),
+checked and exported (`verify`).
 
 Every feature records its changes through `append` (a MULTI pipeline) or `event_json` (a
 Lua script's ARGV), re-exported here so callers write `audit.append(...)`.
@@ -10,12 +11,11 @@ from api.audit.events import (
     GENESIS_HASH,
     append,
     canonical,
-    chain_hash,
     digest,
     event_json,
     now_iso,
     stored_event,
 )
 
-__all__ = ["EVENT_FIELD", "GENESIS_HASH", "append", "canonical", "chain_hash", "digest",
+__all__ = ["EVENT_FIELD", "GENESIS_HASH", "append", "canonical", "digest",
            "event_json", "now_iso", "stored_event"]

@@ -3,7 +3,9 @@
 An event is written in the same MULTI/EXEC (`append`) or Lua call (`event_json` passed as
 an ARGV) as the change it records. Events hold ids, actor, action, versions, time and
 SHA-256 digests of texts; never raw text or personal data. They carry no hash when
-written: the sealer (`api.audit.sealer`) chains them in stream order.
+written: the sealer (`api.audit.sealer`) chains them in stream order under the audit key
+(`api.audit.chain`), and refuses to chain as fine an event that is not exactly what
+`event_json` writes.
 """
 
 from __future__ import annotations
@@ -29,17 +31,6 @@ def digest(text: str | None) -> str | None:
 def canonical(obj: Any) -> str:
     """Canonical JSON: sorted keys, no spaces, UTF-8 kept (the sealer hashes this)."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def chain_hash(prev_hash: str, stream_id: str, event_json: str) -> str:
-    """`hash = SHA-256(prev_hash ‖ canonical JSON of {"event": …, "id": stream id})`.
-
-    The stream id is hashed with the event so that reordering or renumbering breaks the
-    chain. Events are stored as canonical JSON already, so the canonical form is assembled
-    without re-parsing (the sealer's hot loop); a damaged event simply fails to verify.
-    """
-    body = '{"event":' + event_json + ',"id":' + json.dumps(stream_id) + "}"
-    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
 def stored_event(fields: dict[str, str]) -> Any:

@@ -13,8 +13,9 @@ PENDING_QUEUE = PREFIX + "queue:pending"  # zset item_id -> created_at ms (revie
 
 # Audit stream and its sealer's state.
 AUDIT_STREAM = PREFIX + "audit"
-AUDIT_HASHES = PREFIX + "audit:hashes"  # hash stream id -> sealed hash (Redis tail only)
-AUDIT_STATE = PREFIX + "audit:state"  # hash: last_id, last_hash, anchor_id, anchor_hash
+AUDIT_HASHES = PREFIX + "audit:hashes"  # hash stream id -> {seq, hash, flags} (Redis tail)
+# hash: last_id, last_hash, seq, lost, key_id, anchor_id, anchor_hash, anchor_seq
+AUDIT_STATE = PREFIX + "audit:state"
 AUDIT_LOCK = PREFIX + "audit:sealer:lock"  # string owner token with a TTL
 
 # Accounts.

@@ -7,6 +7,7 @@ retention as singletons, the lexicon reload listener per process.
 
 from __future__ import annotations
 
+from api.audit import keyfile
 from api.audit.sealer import Sealer, sealer_lock
 from api.state import AppState
 from api.workers.supervisor import Supervisor
@@ -17,7 +18,9 @@ def build_supervisor(state: AppState) -> Supervisor:
     supervisor = Supervisor(state.redis)
     if settings.sealer_enabled:
         lock = sealer_lock(state.redis)
-        sealer = Sealer(state.redis, settings.audit_path, tail_keep=settings.audit_redis_tail,
+        key = keyfile.load_or_create(settings.audit_key_path)  # one file shared by the host
+        sealer = Sealer(state.redis, settings.audit_path, key,
+                        tail_keep=settings.audit_redis_tail,
                         retention_days=settings.retention_days, lock=lock)
         supervisor.singleton("audit-sealer", settings.sealer_interval_s, sealer.seal_pass,
                              lock=lock)
