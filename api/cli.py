@@ -552,9 +552,10 @@ def _cmd_audit_seal(args: argparse.Namespace) -> int:
 
 
 def _cmd_backup(args: argparse.Namespace) -> int:
-    """Write DIR/dump.rdb (a consistent RDB snapshot), DIR/audit/ (the sealed segments) and
-    DIR/MANIFEST.json. They hold item texts, personal data and password hashes, so DIR is
-    0700 and every file in it 0600 whatever the umask (a wider DIR is tightened)."""
+    """Write DIR/dump.rdb (a consistent RDB snapshot), DIR/audit/ (the sealed segments),
+    DIR/audit.key (the audit chain's HMAC key) and DIR/MANIFEST.json. They hold item texts,
+    personal data and password hashes, so DIR is 0700 and every file in it 0600 whatever the
+    umask (a wider DIR is tightened)."""
     settings = _settings(args)
     if args.restore:
         return _restore(settings, Path(args.dir))
@@ -588,8 +589,12 @@ def _cmd_backup(args: argparse.Namespace) -> int:
         audit_src = settings.audit_path
         if audit_src.exists():
             shutil.copytree(audit_src, out / "audit", dirs_exist_ok=True)
+        key = settings.audit_key_path  # without it the restored chain cannot be verified
+        if key.exists():
+            shutil.copy2(key, out / "audit.key")
         manifest = {"created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    "rdb": "dump.rdb", "audit": "audit/" if audit_src.exists() else None}
+                    "rdb": "dump.rdb", "audit": "audit/" if audit_src.exists() else None,
+                    "audit_key": "audit.key" if key.exists() else None}
         (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
         _make_private(out)  # copies keep their source's mode, old files theirs
     finally:
@@ -615,7 +620,7 @@ def _make_private(root: Path) -> None:
 
 def _restore(settings: Settings, src: Path) -> int:
     """Load `src/dump.rdb` into the embedded Redis of the data directory (stopped), rebuild
-    its AOF from it, and put the audit segments back."""
+    its AOF from it, and put the audit segments and the audit key back."""
     from api.redis_server import EmbeddedRedis
 
     if settings.redis_url:
@@ -640,6 +645,11 @@ def _restore(settings: Settings, src: Path) -> int:
         server.stop()
     if (src / "audit").exists():
         shutil.copytree(src / "audit", settings.audit_path, dirs_exist_ok=True)
+    if (src / "audit.key").exists():
+        key = settings.audit_key_path
+        key.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src / "audit.key", key)
+        key.chmod(0o600)
     print(f"restored {keys_loaded} keys into {server.dir} (AOF rebuilt) and the audit "
           f"segments into {settings.audit_path}", file=sys.stderr)
     return EXIT_OK

@@ -148,6 +148,8 @@ def test_backup_and_restore_on_a_new_data_directory(tmp_path):
     assert cli("audit", "seal", "--data-dir", str(old), env=env).returncode == 0
     assert cli("backup", str(out), "--data-dir", str(old), env=env).returncode == 0
     assert (out / "dump.rdb").stat().st_size > 0 and list((out / "audit").glob("*.jsonl"))
+    assert (out / "audit.key").read_bytes() == (old / "audit.key").read_bytes()
+    assert (out / "audit.key").stat().st_mode & 0o777 == 0o600
     restored = cli("backup", str(out), "--restore", "--data-dir", str(new), env=env)
     assert restored.returncode == 0, restored.stderr
     listed = cli("apikey", "list", "--data-dir", str(new), env=env).stdout
@@ -156,6 +158,7 @@ def test_backup_and_restore_on_a_new_data_directory(tmp_path):
     verified = cli("audit", "verify", "--data-dir", str(new), env=env)
     report = json.loads(verified.stdout)
     assert verified.returncode == 0 and report["archived"] == 1 and report["sealed_in_redis"] == 1
+    assert (new / "audit.key").stat().st_mode & 0o777 == 0o600
 
 
 @pytest.mark.parametrize("existing", [True, False])

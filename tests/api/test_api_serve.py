@@ -26,7 +26,9 @@ def serves():
 
 
 def test_two_api_processes_share_one_redis(redis_server, rdb, tmp_path, serves):
-    env = base_env(REDIS_URL=redis_server.url)
+    env = base_env(REDIS_URL=redis_server.url,  # two hosts: one audit key, one archive
+                   MODERATION_AUDIT_KEY_FILE=str(tmp_path / "audit.key"),
+                   MODERATION_AUDIT_DIR=str(tmp_path / "audit"))
     a = Serve(env, tmp_path / "a", tmp_path / "a.log")
     b = Serve(env, tmp_path / "b", tmp_path / "b.log")
     serves += [a, b]
