@@ -553,9 +553,9 @@ def _cmd_audit_seal(args: argparse.Namespace) -> int:
 
 def _cmd_backup(args: argparse.Namespace) -> int:
     """Write DIR/dump.rdb (a consistent RDB snapshot), DIR/audit/ (the sealed segments),
-    DIR/audit.key (the audit chain's HMAC key) and DIR/MANIFEST.json. They hold item texts,
-    personal data and password hashes, so DIR is 0700 and every file in it 0600 whatever the
-    umask (a wider DIR is tightened)."""
+    DIR/audit.key and DIR/secrets.key (the keys kept outside Redis) and DIR/MANIFEST.json.
+    They hold item texts, personal data and password hashes, so DIR is 0700 and every file in
+    it 0600 whatever the umask (a wider DIR is tightened)."""
     settings = _settings(args)
     if args.restore:
         return _restore(settings, Path(args.dir))
@@ -589,12 +589,15 @@ def _cmd_backup(args: argparse.Namespace) -> int:
         audit_src = settings.audit_path
         if audit_src.exists():
             shutil.copytree(audit_src, out / "audit", dirs_exist_ok=True)
-        key = settings.audit_key_path  # without it the restored chain cannot be verified
-        if key.exists():
-            shutil.copy2(key, out / "audit.key")
+        # Without the keys a restored chain cannot be verified nor stored secrets read.
+        copied = {}
+        for name, key in _key_files(settings).items():
+            if key.exists():
+                shutil.copy2(key, out / name)
+                copied[name] = name
         manifest = {"created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     "rdb": "dump.rdb", "audit": "audit/" if audit_src.exists() else None,
-                    "audit_key": "audit.key" if key.exists() else None}
+                    "keys": sorted(copied)}
         (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
         _make_private(out)  # copies keep their source's mode, old files theirs
     finally:
@@ -602,6 +605,11 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     print(f"backup written to {out} (dump.rdb + audit segments; directories 0700, files "
           "0600)", file=sys.stderr)
     return EXIT_OK
+
+
+def _key_files(settings: Settings) -> dict[str, Path]:
+    """The key files a backup carries, by their name in the backup."""
+    return {"audit.key": settings.audit_key_path, "secrets.key": settings.secrets_key_path}
 
 
 def _make_private(root: Path) -> None:
@@ -645,11 +653,11 @@ def _restore(settings: Settings, src: Path) -> int:
         server.stop()
     if (src / "audit").exists():
         shutil.copytree(src / "audit", settings.audit_path, dirs_exist_ok=True)
-    if (src / "audit.key").exists():
-        key = settings.audit_key_path
-        key.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src / "audit.key", key)
-        key.chmod(0o600)
+    for name, key in _key_files(settings).items():
+        if (src / name).exists():
+            key.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src / name, key)
+            key.chmod(0o600)
     print(f"restored {keys_loaded} keys into {server.dir} (AOF rebuilt) and the audit "
           f"segments into {settings.audit_path}", file=sys.stderr)
     return EXIT_OK

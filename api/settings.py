@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     sealer_enabled: bool = True
     sealer_interval_s: float = Field(0.5, gt=0)
     audit_key_file: Path | None = None  # default <data_dir>/audit.key; same file on every host
+    secrets_key_file: Path | None = None
     audit_max_unsealed_age_s: float = Field(60, gt=0)  # `audit verify` fails beyond this
 
     rate_limit_per_s: int = Field(10_000, ge=1)
@@ -95,6 +96,12 @@ class Settings(BaseSettings):
         """The audit chain's HMAC key: in the data directory, never in Redis or the archive."""
         return self.audit_key_file if self.audit_key_file is not None \
             else self.data_dir / "audit.key"
+
+    @property
+    def secrets_key_path(self) -> Path:
+        """The key that encrypts secrets kept in Redis (`api.secretbox`)."""
+        return self.secrets_key_file if self.secrets_key_file is not None \
+            else self.data_dir / "secrets.key"
 
     @property
     def item_ttl_s(self) -> int:

@@ -13,65 +13,30 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 from pathlib import Path
 from typing import Any
 
+from api import keyfile as keyfiles
 from api.audit.events import canonical
+from api.keyfile import KEY_BYTES, KeyFileError
 
 KEY_FILE = "audit.key"
-KEY_BYTES = 32
+__all__ = ["KEY_BYTES", "KEY_FILE", "AuditKeyError", "check", "key_id", "load",
+           "load_or_create", "sign", "signed"]
 
 
-class AuditKeyError(Exception):
-    """The key file exists but cannot be used (unreadable or not a key)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class AuditKeyError(KeyFileError):
+    """The audit key file exists but cannot be used (unreadable or not a key)."""
 
 
 def load(path: Path) -> bytes | None:
     """The key in `path`, or None when there is no such file."""
-    try:
-        text = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AuditKeyError(f"cannot read the audit key {path}: {exc}") from exc
-    try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        key = b""
-    if len(key) != KEY_BYTES:
-        raise AuditKeyError(f"{path} is not an audit key (expected {KEY_BYTES * 2} hex digits)")
-    return key
+    return keyfiles.load(path, "audit key", AuditKeyError)
 
 
 def load_or_create(path: Path) -> bytes:
-    """The key in `path`; created (0600) when missing. Safe when several processes start at
-    once: the new file is linked into place, so exactly one key wins and all read it."""
-    key = load(path)
-    if key is not None:
-        return key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, (secrets.token_bytes(KEY_BYTES).hex() + "\n").encode("ascii"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)  # fails if another process created it first: theirs wins
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
-    key = load(path)
-    assert key is not None
-    return key
+    """The key in `path`; created (0600) when missing (one wins among concurrent starts)."""
+    return keyfiles.load_or_create(path, "audit key", AuditKeyError)
 
 
 def key_id(key: bytes) -> str:

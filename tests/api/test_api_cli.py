@@ -11,6 +11,8 @@ import stat
 import pytest
 from api_test_support import bearer, cli
 
+from api.secretbox import KEY_FILE as SECRETS_KEY
+from api.secretbox import SecretBox
 from api.store import keys
 from api.store.statuses import Role
 
@@ -146,9 +148,11 @@ def test_backup_and_restore_on_a_new_data_directory(tmp_path):
     assert cli("user", "create", "admin", "--role", "admin", "--password-stdin", "--data-dir",
                str(old), env=env, stdin="长城-correct-horse\n").returncode == 0
     assert cli("audit", "seal", "--data-dir", str(old), env=env).returncode == 0
+    sealed = SecretBox.from_file(old / SECRETS_KEY).seal("webhook-secret")  # kept in Redis
     assert cli("backup", str(out), "--data-dir", str(old), env=env).returncode == 0
     assert (out / "dump.rdb").stat().st_size > 0 and list((out / "audit").glob("*.jsonl"))
     assert (out / "audit.key").read_bytes() == (old / "audit.key").read_bytes()
+    assert json.loads((out / "MANIFEST.json").read_text())["keys"] == ["audit.key", SECRETS_KEY]
     assert (out / "audit.key").stat().st_mode & 0o777 == 0o600
     restored = cli("backup", str(out), "--restore", "--data-dir", str(new), env=env)
     assert restored.returncode == 0, restored.stderr
@@ -159,6 +163,7 @@ def test_backup_and_restore_on_a_new_data_directory(tmp_path):
     report = json.loads(verified.stdout)
     assert verified.returncode == 0 and report["archived"] == 1 and report["sealed_in_redis"] == 1
     assert (new / "audit.key").stat().st_mode & 0o777 == 0o600
+    assert SecretBox.from_file(new / SECRETS_KEY).open(sealed) == "webhook-secret"
 
 
 @pytest.mark.parametrize("existing", [True, False])
