@@ -80,3 +80,13 @@ def session(token_hash: str) -> str:
 
 def login_failures(username: str) -> str:
     return f"{PREFIX}loginfail:{username}"
+
+
+# Webhook outbox (review workflow): deliveries waiting, by due time; one hash per delivery.
+OUTBOX = PREFIX + "outbox"  # zset delivery_id -> due ms
+OUTBOX_FAILING = PREFIX + "outbox:failing"  # set of delivery ids past their first retries
+
+
+def delivery(delivery_id: str) -> str:
+    """One webhook delivery: client, item key, event, attempts, last error."""
+    return f"{PREFIX}delivery:{delivery_id}"
