@@ -663,6 +663,74 @@ def _restore(settings: Settings, src: Path) -> int:
     return EXIT_OK
 
 
+# -- credentials (compatibility with Tencent Cloud TMS / Alibaba Cloud Green) -------------
+
+
+def _credential_store(settings: Settings, r: Any) -> Any:
+    from api.secretbox import SecretBox
+    from api.store.credentials import CredentialStore
+
+    return CredentialStore(r, SecretBox.from_file(settings.secrets_key_path))
+
+
+def _cmd_credentials_create(args: argparse.Namespace) -> int:
+    from api.keyfile import KeyFileError
+
+    settings = _settings(args)
+
+    async def go(r: Any) -> Any:
+        return await _credential_store(settings, r).create(
+            args.client, actor=_actor(), rate_limit=args.rate_limit)
+
+    try:
+        secret_id, secret_key, rec = _run_async(settings, go)
+    except KeyFileError as exc:
+        return _fail(exc.message)
+    print(f"{secret_id} {secret_key}")
+    print(f"created credential {rec.secret_id} for client {rec.client}; the secret key is "
+          "shown only once, store it now", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_credentials_list(args: argparse.Namespace) -> int:
+    from api.store.credentials import CredentialStore
+
+    settings = _settings(args)
+    recs = _run_async(settings, lambda r: CredentialStore(r, None).list())  # type: ignore[arg-type]
+    for rec in recs:
+        print(json.dumps(rec.to_dict(), ensure_ascii=False))
+    return EXIT_OK
+
+
+def _cmd_credentials_revoke(args: argparse.Namespace) -> int:
+    from api.store.credentials import CredentialStore
+
+    settings = _settings(args)
+    rec = _run_async(settings, lambda r: CredentialStore(r, None).revoke(  # type: ignore[arg-type]
+        args.secret_id, actor=_actor()))
+    print(f"revoked credential {rec.secret_id} of client {rec.client}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _register_credentials(sub: Any) -> None:
+    cred = sub.add_parser("credentials", help="SecretId/SecretKey pairs for the Tencent Cloud "
+                          "TMS and Alibaba Cloud Green compatible endpoint")
+    csub = cred.add_subparsers(dest="credentials_command", required=True)
+    p = csub.add_parser("create", help="create a pair for CLIENT; prints ONLY "
+                        "'SECRET_ID SECRET_KEY'")
+    p.add_argument("client", metavar="CLIENT")
+    p.add_argument("--rate-limit", type=int, default=None, help="items per second")
+    _add_store_options(p)
+    p.set_defaults(func=_guard(_cmd_credentials_create))
+    p = csub.add_parser("list", help="list credentials (JSON lines, no secrets)")
+    _add_store_options(p)
+    p.set_defaults(func=_guard(_cmd_credentials_list))
+    p = csub.add_parser("revoke", help="revoke the credential with that SecretId")
+    p.add_argument("secret_id", metavar="SECRET_ID")
+    _add_store_options(p)
+    p.set_defaults(func=_guard(_cmd_credentials_revoke))
+
+
 # -- registration -----------------------------------------------------------------------
 
 
@@ -757,3 +825,4 @@ def register(sub: Any) -> None:
                              "Redis of --data-dir; the service must be stopped")
     _add_store_options(backup)
     backup.set_defaults(func=_guard(_cmd_backup))
+    _register_credentials(sub)

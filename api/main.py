@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from api import docs, errors, parent_watch
 from api.access_log import AccessLog
+from api.compat.dispatch import CompatDispatch
 from api.limits import BodyLimit
 from api.logs import configure_logging
 from api.media import JsonOnly
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, moderator: Moderator | None = N
     for module in (moderate, items, auth, admin, health):
         app.include_router(module.router)
     docs.install(app)  # after the API's routes, which are matched first
+    app.add_middleware(CompatDispatch)  # vendor SDK calls on `/` (inside the body limit)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,
                        overrides={"/v1/moderate/batch": settings.max_batch_body_bytes})
     app.add_middleware(JsonOnly)

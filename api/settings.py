@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # Comma list of scheme://host[:port] that a callback_url may name although its host is
     # loopback, private or link-local (api/callbacks.py); empty: public hosts only.
     callback_allow_origins: str = ""
+    # Compatibility with Tencent Cloud TMS / Alibaba Cloud Green (api/compat): the channel
+    # of a call whose BizType / Service names none of ours.
+    compat_default_channel: str = "comment"
 
     @field_validator("callback_allow_origins")
     @classmethod

@@ -90,3 +90,12 @@ OUTBOX_FAILING = PREFIX + "outbox:failing"  # set of delivery ids past their fir
 def delivery(delivery_id: str) -> str:
     """One webhook delivery: client, item key, event, attempts, last error."""
     return f"{PREFIX}delivery:{delivery_id}"
+
+
+# Compatibility credentials (Tencent SecretId / Aliyun AccessKeyId pairs; compatibility).
+CREDENTIALS = PREFIX + "credentials"  # hash secret id -> JSON record (secret key sealed)
+
+
+def credential_nonce(secret_id: str, nonce: str) -> str:
+    """A signature nonce already used by one credential (Aliyun replay check; short TTL)."""
+    return f"{PREFIX}nonce:{secret_id}:{nonce}"
