@@ -110,3 +110,36 @@ def aliyun_call(client: Any, text: str, *, plus: bool = False, service: str =
 
 def raw_post(url: str, **kw: Any) -> httpx.Response:
     return httpx.post(url + "/", timeout=10, **kw)
+
+
+def new_credential(redis_url: str, settings: Settings, client: str = "portal-a",
+                   **kw: Any) -> tuple[str, str]:
+    """A (SecretId, SecretKey) for `client`, created by the store the CLI uses."""
+    from api.secretbox import SecretBox
+    from api.store.connection import connect
+    from api.store.credentials import CredentialStore
+
+    async def make() -> tuple[str, str]:
+        r = connect(redis_url, timeout=5)
+        try:
+            sid, skey, _ = await CredentialStore(
+                r, SecretBox.from_file(settings.secrets_key_path)).create(client, **kw)
+            return sid, skey
+        finally:
+            await r.aclose()
+
+    return asyncio.run(make())
+
+
+def content_types(tencent: Any) -> list[str]:
+    """Every response Content-Type the Tencent SDK client receives from now on (a hook of
+    its own requests session: the SDK does not expose response headers)."""
+    seen: list[str] = []
+    tencent.request.conn._session.hooks["response"].append(
+        lambda resp, *a, **k: seen.append(resp.headers.get("Content-Type")))
+    return seen
+
+
+def header(resp: Any, name: str) -> str | None:
+    """A header of an Aliyun SDK response, by any case."""
+    return {k.lower(): v for k, v in (resp.headers or {}).items()}.get(name.lower())
