@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     # Comma list of scheme://host[:port] that a callback_url may name although its host is
     # loopback, private or link-local (api/callbacks.py); empty: public hosts only.
     callback_allow_origins: str = ""
+    # Review workflow: a claim's lease, how often the singleton reaper / SLA task runs, and
+    # how many queue entries one claim looks at (items the caller may not take are skipped).
+    lease_seconds: int = Field(600, ge=1)
+    review_interval_s: float = Field(1.0, gt=0)
+    review_claim_scan: int = Field(200, ge=1)
 
     @field_validator("callback_allow_origins")
     @classmethod
