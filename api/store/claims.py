@@ -54,7 +54,7 @@ for _, id in ipairs(ids) do
     if f[6] ~= 'qa' then status = 'claimed' end
     local v = tostring(tonumber(f[2] or '1') + 1)
     redis.call('HSET', key, 'holder', ARGV[4], 'lease_ms', lease, 'prev_status', f[1],
-               'status', status, 'version', v, 'lost_holder', '')
+               'status', status, 'version', v)
     add_history(key, fill(ARGV[8], {status = status}))
     redis.call('XADD', KEYS[4], '*', 'e', fill(ARGV[7], {item = id, version = v}))
     for _, x in ipairs({id, f[4], f[5], f[7], status, v}) do out[#out + 1] = x end
@@ -66,7 +66,7 @@ return out
 """
 
 # The holder extends the lease. Arguments: `ClaimStore.renew`.
-RENEW_LUA = """
+RENEW_LUA = QUEUE_LUA + """
 -- KEYS[1]  item id index   KEYS[2] claims zset
 -- ARGV[1]  now ms   ARGV[2] lease ms   ARGV[3] username   ARGV[4] version read ('' any)
 -- ARGV[5]  item id
@@ -77,7 +77,7 @@ local f = key and redis.call('HMGET', key, 'holder', 'lease_ms', 'version', 'los
 if not key or not f[3] then return {'not_found'} end
 local now = tonumber(ARGV[1])
 if f[1] ~= ARGV[3] then
-  if f[4] == ARGV[3] then return {'lease_lost'} end
+  if listed(f[4], ARGV[3]) then return {'lease_lost'} end
   return {'not_claimed'}
 end
 if tonumber(f[2]) <= now then return {'lease_lost'} end
@@ -102,11 +102,11 @@ for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
   local key = redis.call('GET', ARGV[3] .. id)
   local f = key and redis.call('HMGET', key, 'holder', 'prev_status', 'queue', 'sev',
-                               'deadline_ms', 'version', 'queued_ms')
+                               'deadline_ms', 'version', 'queued_ms', 'lost_holder')
   if key and f[6] and f[1] and f[1] ~= '' then
     local v = tostring(tonumber(f[6]) + 1)
-    redis.call('HSET', key, 'holder', '', 'lease_ms', '', 'lost_holder', f[1],
-               'status', f[2], 'version', v)
+    redis.call('HSET', key, 'holder', '', 'lease_ms', '', 'status', f[2], 'version', v,
+               'lost_holder', add_to_list(f[8], f[1]))
     local score = queue_score(tonumber(f[4]), tonumber(f[5]), now)
     enqueue(ARGV[4], ARGV[5], f[3], id, score, tonumber(f[7]))
     add_history(key, fill(ARGV[7], {status = f[2], holder = f[1]}))

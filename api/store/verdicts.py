@@ -42,7 +42,7 @@ local f = key and redis.call('HMGET', key, 'status', 'holder', 'lease_ms', 'vers
   'exclude', 'client', 'prev_status', 'sev', 'deadline_ms', 'queued_ms', 'deciders')
 if not key or not f[1] then return {'not_found'} end
 if f[2] ~= ARGV[3] then
-  if f[5] == ARGV[3] then return {'lease_lost'} end
+  if listed(f[5], ARGV[3]) then return {'lease_lost'} end
   return {'not_claimed'}
 end
 if tonumber(f[3]) <= now then return {'lease_lost'} end
