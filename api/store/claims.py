@@ -28,39 +28,50 @@ CLAIM_LUA = QUEUE_LUA + """
 -- KEYS[1]  the queue (zset)   KEYS[2] its age zset   KEYS[3] claims zset (id -> lease ms)
 -- KEYS[4]  audit stream
 -- ARGV[1]  now ms   ARGV[2] lease ms   ARGV[3] n   ARGV[4] username
--- ARGV[5]  item id index prefix   ARGV[6] how many queue entries to look at, at most
+-- ARGV[5]  item id index prefix   ARGV[6] how many items the caller may not take to skip,
+--          at most (then the claim hands what it found)
 -- ARGV[7]  audit event "review.claimed" (@item@ and @version@ filled here)
 -- ARGV[8]  history entry (JSON, @status@ filled here)
 -- Returns a flat list: id, data_id, channel, queue, status, version per claimed item.
 local now = tonumber(ARGV[1])
 local lease = now + tonumber(ARGV[2])
 local want = tonumber(ARGV[3])
+local limit = tonumber(ARGV[6])
 local out = {}
-local got = 0
-local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[6]) - 1)
-for _, id in ipairs(ids) do
-  local key = redis.call('GET', ARGV[5] .. id)
-  local f = key and redis.call('HMGET', key, 'status', 'version', 'exclude', 'data_id',
-                               'channel', 'kind', 'queue')
-  if not key or not f[1] then
-    -- the item expired (a QA sample of a decided item): nothing to review any more
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('ZREM', KEYS[2], id)
-  elseif not listed(f[3], ARGV[4]) then
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('ZREM', KEYS[2], id)
-    redis.call('ZADD', KEYS[3], lease, id)
-    local status = f[1]
-    if f[6] ~= 'qa' then status = 'claimed' end
-    local v = tostring(tonumber(f[2] or '1') + 1)
-    redis.call('HSET', key, 'holder', ARGV[4], 'lease_ms', lease, 'prev_status', f[1],
-               'status', status, 'version', v)
-    add_history(key, fill(ARGV[8], {status = status}))
-    redis.call('XADD', KEYS[4], '*', 'e', fill(ARGV[7], {item = id, version = v}))
-    for _, x in ipairs({id, f[4], f[5], f[7], status, v}) do out[#out + 1] = x end
-    got = got + 1
-    if got >= want then break end
+local got, skipped = 0, 0
+local chunk = want + 2
+-- Read the head in growing chunks; claimed or dead entries leave the zset, so the next
+-- chunk starts after the entries skipped so far.
+while got < want and skipped < limit do
+  local ids = redis.call('ZRANGE', KEYS[1], skipped, skipped + chunk - 1)
+  if #ids == 0 then break end
+  for _, id in ipairs(ids) do
+    local key = redis.call('GET', ARGV[5] .. id)
+    local f = key and redis.call('HMGET', key, 'status', 'version', 'exclude', 'data_id',
+                                 'channel', 'kind', 'queue')
+    if not key or not f[1] then
+      -- the item expired (a QA sample of a decided item): nothing to review any more
+      redis.call('ZREM', KEYS[1], id)
+      redis.call('ZREM', KEYS[2], id)
+    elseif listed(f[3], ARGV[4]) then
+      skipped = skipped + 1
+    else
+      redis.call('ZREM', KEYS[1], id)
+      redis.call('ZREM', KEYS[2], id)
+      redis.call('ZADD', KEYS[3], lease, id)
+      local status = f[1]
+      if f[6] ~= 'qa' then status = 'claimed' end
+      local v = tostring(tonumber(f[2] or '1') + 1)
+      redis.call('HSET', key, 'holder', ARGV[4], 'lease_ms', lease, 'prev_status', f[1],
+                 'status', status, 'version', v)
+      add_history(key, fill(ARGV[8], {status = status}))
+      redis.call('XADD', KEYS[4], '*', 'e', fill(ARGV[7], {item = id, version = v}))
+      for _, x in ipairs({id, f[4], f[5], f[7], status, v}) do out[#out + 1] = x end
+      got = got + 1
+      if got >= want then break end
+    end
   end
+  chunk = chunk * 2
 end
 return out
 """
@@ -173,7 +184,7 @@ class ClaimStore:
                                  lease_expires_at=iso_ms(now + self.lease_ms))
         entry = json.dumps({"at": audit.now_iso(), "status": "@status@", "actor": "reviewer",
                             "action": "claimed", "by": user, "queue": queue})
-        args = [now, self.lease_ms, n, user, keys.ITEM_ID_PREFIX, max(self.scan, n), event,
+        args = [now, self.lease_ms, n, user, keys.ITEM_ID_PREFIX, self.scan, event,
                 entry]
         async with unavailable():
             flat = await self._claim(keys=[keys.review_queue(queue), keys.review_queue_age(queue),

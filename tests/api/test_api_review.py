@@ -13,6 +13,7 @@ from review_support import (
     DRUGS,
     ID_CARD,
     Desk,
+    assert_events_sealable,
     audit_actions,
     deliveries,
     review_app,
@@ -31,6 +32,7 @@ def moderator(tmp_path_factory):
 def desk(redis_server, rdb, moderator, tmp_path):
     with review_app(redis_server.url, tmp_path / "data", moderator) as c:
         yield Desk(c)
+    assert_events_sealable(rdb)
 
 
 def test_claim_verdict_and_the_portal_sees_the_final_verdict(desk, rdb):
@@ -134,19 +136,22 @@ def test_second_review_needs_a_different_reviewer(desk, rdb):
     assert r.json()["outcome"] == "awaiting_second_review" and r.json()["final"] is False
     assert desk.portal_item("s-1")["status"] == "pending" and deliveries(rdb) == []
     assert desk.claimed("li.na", "post") == []  # the first reviewer cannot confirm
+    behind = desk.moderate("s-0", ID_CARD, channel="post")["item_id"]
+    (skip,) = desk.claimed("li.na", "post", n=3)  # passes over the excluded head item
+    assert skip["id"] == behind
+    assert desk.verdict("li.na", skip, "approve").status_code == 200
     (second,) = desk.claimed("wang.fang", "post")
     assert second["id"] == first["id"]
     r = desk.verdict("wang.fang", second, "reject", "personal_info")
     assert r.json()["outcome"] == "final" and r.json()["status"] == "rejected"
-    (dl,) = deliveries(rdb)
-    assert dl["event"] == "item.decided"
+    assert [d["event"] for d in deliveries(rdb)] == ["item.decided"] * 2
     view = desk.item("zhao.lei", first["id"])
     assert view["first_reject"]["by"] == "li.na" and view["verdict"]["by"] == "wang.fang"
     # an approve needs no confirmation
     desk.moderate("s-2", ID_CARD, channel="post")
     (other,) = desk.claimed("li.na", "post")
     assert desk.verdict("li.na", other, "approve").json()["outcome"] == "final"
-    assert len(deliveries(rdb)) == 2
+    assert len(deliveries(rdb)) == 3
 
 
 def test_appeal_goes_to_a_reviewer_who_did_not_decide(desk, rdb):

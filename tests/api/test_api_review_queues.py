@@ -18,6 +18,7 @@ from review_support import (
     DRUGS,
     ID_CARD,
     Desk,
+    assert_events_sealable,
     audit_actions,
     review_app,
     review_moderator,
@@ -39,6 +40,7 @@ def moderator(tmp_path_factory):
 def desk(redis_server, rdb, moderator, tmp_path):
     with review_app(redis_server.url, tmp_path / "data", moderator) as c:
         yield Desk(c)
+    assert_events_sealable(rdb)
 
 
 def wait_for(check, timeout: float = 10.0) -> None:
