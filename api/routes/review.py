@@ -17,7 +17,7 @@ from api.access_log import LogUser
 from api.deps import ReviewerDep, SeniorDep, StateDep
 from api.docs import error
 from api.errors import ApiError
-from api.store.queues import ESCALATED, claimable, queue_stats
+from api.store.queues import ESCALATED, claimable
 from api.store.statuses import Role
 from moderation.categories import CATEGORIES
 
@@ -61,7 +61,7 @@ async def queues(session: ReviewerDep, state: StateDep) -> dict[str, Any]:
     """Depth, overdue items and the oldest waiting age (seconds) of each queue you may
     claim (`escalated` for senior reviewers and admins only)."""
     names = claimable(state.items.channels(), session.role)
-    stats = await queue_stats(state.redis, names, _now_ms())
+    stats = await state.review.queue_stats(names, _now_ms())
     return {"queues": [q.to_dict() for q in stats]}
 
 

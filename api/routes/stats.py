@@ -9,8 +9,6 @@ from fastapi import APIRouter
 from api.access_log import LogUser
 from api.deps import SeniorDep, StateDep
 from api.docs import error
-from api.store import review_stats
-from api.store.connection import unavailable
 
 router = APIRouter(prefix="/v1", tags=["review"], dependencies=[LogUser],
                    responses={401: error("not logged in, or the session has ended"),
@@ -23,5 +21,4 @@ async def stats(_: SeniorDep, state: StateDep) -> dict[str, Any]:
     reviewer per day (last 14 UTC days), QA agreement with the machine (sample size and a
     95 % Wilson interval; the machine's error rate is one minus it) and webhook deliveries
     waiting and failing."""
-    async with unavailable():
-        return await review_stats.stats(state.redis, state.items.channels())
+    return await state.review.stats(state.items.channels())

@@ -16,12 +16,12 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from api import audit
-from api.store import keys
+from api.store import keys, review_stats
 from api.store.claims import ClaimStore, iso_ms
 from api.store.connection import unavailable
 from api.store.errors import NotFound
 from api.store.items import loaded_decision
-from api.store.queues import BAND
+from api.store.queues import QueueStat, queue_stats
 from api.store.sla import SlaStore
 from api.store.verdicts import VerdictStore
 from moderation.policy import Policy
@@ -133,8 +133,11 @@ class ReviewStore:
         return {"id": item_id, "data_id": data_id, "title": req.get("title"),
                 "content": req.get("content")}
 
-    async def overdue_total(self, queues: list[str]) -> int:
-        pipe = self.r.pipeline(transaction=False)
-        for q in queues:
-            pipe.zcount(keys.review_queue(q), "-inf", 2 * BAND - 1)
-        return sum(int(x) for x in await pipe.execute())
+    async def queue_stats(self, names: list[str], now_ms: int) -> list[QueueStat]:
+        async with unavailable():
+            return await queue_stats(self.r, names, now_ms)
+
+    async def stats(self, channels: list[str]) -> dict[str, Any]:
+        """The figures of `GET /v1/stats` (`review_stats.stats`)."""
+        async with unavailable():
+            return await review_stats.stats(self.r, channels)

@@ -263,3 +263,19 @@ def test_metrics_show_queues(desk):
     assert 'moderation_review_queue_depth{queue="comment"} 1' in text
     assert 'moderation_review_overdue_items{queue="comment"} 0' in text
     assert "moderation_pending_items 1" in text
+
+
+def test_a_verdict_sent_twice_at_once_is_delivered_once(desk, rdb):
+    """Two concurrent copies of one verdict (a double click, a retry): one is final, the
+    other 409, and exactly one outbox delivery exists."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    desk.moderate("d-1", ID_CARD, channel="message")
+    (got,) = desk.claimed("li.na", "message")
+    with ThreadPoolExecutor(8) as pool:
+        codes = sorted(pool.map(lambda _: desk.verdict("li.na", got, "approve").status_code,
+                                range(8)))
+    assert codes == [200] + [409] * 7
+    (dl,) = deliveries(rdb)
+    assert dl["item"] == keys.item("portal-a", "d-1")
+    assert rdb.hget(keys.REVIEW_COUNTS, "approved") == "1"
