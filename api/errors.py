@@ -33,6 +33,7 @@ STORE_STATUS: dict[type[se.StoreError], int] = {
     se.Unauthorized: 401,
     se.RateLimited: 429,
     se.BatchExceedsRateLimit: 422,
+    se.ReviewConflict: 409,
 }
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -110,7 +111,8 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, se.StoreFull):
             metrics.STORE_FULL.inc()
         status, headers = store_error_status(exc)
-        return respond(status, exc.code, exc.message, headers=headers)
+        return respond(status, exc.code, exc.message, headers=headers,
+                       **getattr(exc, "extra", {}))
 
     @app.exception_handler(rexc.ResponseError)
     async def _response(request: Request, exc: rexc.ResponseError) -> JSONResponse:

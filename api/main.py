@@ -24,6 +24,8 @@ from api.limits import BodyLimit
 from api.logs import configure_logging
 from api.media import JsonOnly
 from api.routes import admin, auth, health, items, moderate
+from api.routes import review as review_routes
+from api.routes import stats as stats_routes
 from api.settings import Settings
 from api.state import AppState
 from api.store.connection import connect
@@ -84,6 +86,8 @@ def create_app(settings: Settings | None = None, moderator: Moderator | None = N
     errors.install(app)
     for module in (moderate, items, auth, admin, health):
         app.include_router(module.router)
+    app.include_router(review_routes.router)
+    app.include_router(stats_routes.router)
     docs.install(app)  # after the API's routes, which are matched first
     app.add_middleware(CompatDispatch)  # vendor SDK calls on `/` (inside the body limit)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,

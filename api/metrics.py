@@ -47,8 +47,24 @@ def record_decision(decision: dict) -> None:
                 CATEGORIES.labels(cat, decision["decision"]).inc()
 
 
+def queue_lines(queues: list | None) -> list[str]:
+    """Per review queue: items waiting, overdue ones, and the oldest waiting age."""
+    if not queues:
+        return []
+    lines = []
+    for metric, help_, attr in (
+            ("moderation_review_queue_depth", "Items waiting in a review queue", "depth"),
+            ("moderation_review_overdue_items", "Items waiting past their SLA deadline",
+             "overdue"),
+            ("moderation_review_oldest_age_seconds", "Time the oldest item has waited in a "
+             "review queue", "oldest_age_s")):
+        lines += [f"# HELP {metric} {help_}", f"# TYPE {metric} gauge"]
+        lines += [f'{metric}{{queue="{q.name}"}} {getattr(q, attr) or 0}' for q in queues]
+    return lines
+
+
 def render(queue_depth: int | None, oldest_age: float | None, *,
-           store_up: bool | None = None) -> bytes:
+           store_up: bool | None = None, queues: list | None = None) -> bytes:
     """The exposition text: this process's (or all workers') metrics plus the queue gauges.
 
     `store_up` defaults to "the queue could be read"; /metrics passes "and a write worked".
@@ -62,7 +78,7 @@ def render(queue_depth: int | None, oldest_age: float | None, *,
     else:
         text = generate_latest(REGISTRY)
     lines = [
-        "# HELP moderation_pending_items Items waiting for review (shared queue)",
+        "# HELP moderation_pending_items Items waiting for review (all review queues)",
         "# TYPE moderation_pending_items gauge",
         f"moderation_pending_items {queue_depth if queue_depth is not None else 'NaN'}",
         "# HELP moderation_oldest_pending_age_seconds Age of the oldest pending item",
@@ -71,5 +87,6 @@ def render(queue_depth: int | None, oldest_age: float | None, *,
         "# HELP moderation_store_up 1 when Redis answered this scrape and accepted a write",
         "# TYPE moderation_store_up gauge",
         f"moderation_store_up {1 if store_up else 0}",
+        *queue_lines(queues),
     ]
     return text + ("\n".join(lines) + "\n").encode()

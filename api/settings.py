@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     # Compatibility with Tencent Cloud TMS / Alibaba Cloud Green (api/compat): the channel
     # of a call whose BizType / Service names none of ours.
     compat_default_channel: str = "comment"
+    # Review workflow: a claim's lease, how often the singleton reaper / SLA task runs, and
+    # how many queue entries one claim looks at (items the caller may not take are skipped).
+    lease_seconds: int = Field(600, ge=1)
+    review_interval_s: float = Field(1.0, gt=0)
+    review_claim_scan: int = Field(200, ge=1)
 
     @field_validator("callback_allow_origins")
     @classmethod

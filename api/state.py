@@ -12,6 +12,7 @@ from api.live import LiveModerator
 from api.settings import Settings
 from api.store.apikeys import ApiKeyStore, Caller
 from api.store.items import ItemStore
+from api.store.review import ReviewStore
 from api.store.users import UserStore, make_hasher
 from moderation.pipeline import Moderator
 
@@ -25,6 +26,7 @@ class AppState:
     apikeys: ApiKeyStore
     users: UserStore
     batcher: MicroBatcher
+    review: ReviewStore
     # key hash -> (caller, monotonic expiry) of keys that authenticated in this process.
     # The hot path sends the hash with the item to ONE Lua call that re-checks the key and
     # its rate limit; while Redis is unreachable a fresh entry lets a known client get its
@@ -39,8 +41,12 @@ class AppState:
             live=live,
             redis=r,
             items=ItemStore(r, ttl_s=settings.item_ttl_s,
-                            default_rate=settings.rate_limit_per_s),
+                            default_rate=settings.rate_limit_per_s,
+                            policy=lambda: live.current.policy),
             batcher=MicroBatcher(live),
+            review=ReviewStore(r, policy=lambda: live.current.policy,
+                               lease_s=settings.lease_seconds, ttl_s=settings.item_ttl_s,
+                               scan=settings.review_claim_scan),
             apikeys=ApiKeyStore(r, default_rate=settings.rate_limit_per_s),
             users=UserStore(r, session_ttl_s=settings.session_ttl_s,
                             max_failures=settings.login_max_failures,

@@ -20,6 +20,10 @@ from moderation.pii import PII_TYPES
 from moderation.types import Hit, Label, PiiFinding, Reason
 
 MODES = ("pre", "post")
+#: Names of the review workflow's own queues: a channel may not take one (its queue would
+#: be the same as that queue).
+RESERVED_CHANNELS = frozenset({"escalated", "appeals", "qa", "pending", "claims"})
+DEFAULT_SLA_MINUTES = 240
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,12 @@ class Channel:
     pii: Mapping[str, str] = field(default_factory=dict)
     model_review_threshold: float | None = None
     model_block_threshold: float | None = None
+    # Review workflow: minutes a reviewer has to decide (an item still undecided at twice
+    # this escalates by itself), whether a reject needs a second reviewer, and the fraction
+    # of machine pass/block decisions sampled into the `qa` queue.
+    sla_minutes: int = DEFAULT_SLA_MINUTES
+    second_review: bool = False
+    qa_sample: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +67,19 @@ def _threshold(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         raise PolicyError(f"{where} must be a number between 0 and 1, not {value!r}")
     return float(value)
+
+
+def _sla(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 525_600:
+        raise PolicyError(f"{where} must be a whole number of minutes from 1 to 525600, "
+                          f"not {value!r}")
+    return value
+
+
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise PolicyError(f"{where} must be true or false, not {value!r}")
+    return value
 
 
 def _table(value: Any, where: str) -> dict[str, Any]:
@@ -108,6 +131,9 @@ class Policy:
         self.channels: dict[str, Channel] = {}
         for name, raw in channels.items():
             c = _table(raw, f"channels.{name}")
+            if name in RESERVED_CHANNELS:
+                raise PolicyError(f"channels.{name}: {name!r} is the name of a review queue; "
+                                  "give the channel another name")
             mode = c.get("mode", "pre")
             if mode not in MODES:
                 raise PolicyError(f"channels.{name}.mode must be pre or post, not {mode!r}")
@@ -125,6 +151,11 @@ class Policy:
                 model_block_threshold=None
                 if block_t is None
                 else _threshold(block_t, f"channels.{name}.model_block_threshold"),
+                sla_minutes=_sla(c.get("sla_minutes", DEFAULT_SLA_MINUTES),
+                                 f"channels.{name}.sla_minutes"),
+                second_review=_flag(c.get("second_review", False),
+                                    f"channels.{name}.second_review"),
+                qa_sample=_threshold(c.get("qa_sample", 0.0), f"channels.{name}.qa_sample"),
             )
 
     @classmethod

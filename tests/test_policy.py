@@ -112,6 +112,12 @@ mobile = "review"
         ("[pii]\nbankcard = 'review'\n[channels.x]\n", "unknown personal-information type"),
         ("[model]\nreview_threshold = 2\n[channels.x]\n", "between 0 and 1"),
         ("name = 'x'\n", "defines no"),
+        ("[channels.x]\nsla_minutes = 0\n", "sla_minutes must be a whole number"),
+        ("[channels.x]\nsla_minutes = 2.5\n", "sla_minutes must be a whole number"),
+        ("[channels.x]\nsecond_review = 'yes'\n", "second_review must be true or false"),
+        ("[channels.x]\nqa_sample = 1.5\n", "qa_sample must be a number between 0 and 1"),
+        ("[channels.qa]\n", "name of a review queue"),
+        ("[channels.escalated]\n", "name of a review queue"),
     ],
 )
 def test_bad_policy_files(tmp_path: Path, text: str, message: str) -> None:
@@ -126,3 +132,20 @@ def test_missing_policy_file(tmp_path: Path) -> None:
         Policy.load(tmp_path / "none.toml")
     with pytest.raises(PolicyError, match="unknown channel"):
         Policy.load().channel("forum")
+
+
+@pytest.mark.parametrize(("channel", "sla"), [("comment", 30), ("post", 240),
+                                              ("message", 240), ("profile", 1440)])
+def test_shipped_review_rules(shipped: Policy, channel: str, sla: int) -> None:
+    ch = shipped.channel(channel)
+    assert ch.sla_minutes == sla and ch.second_review is False and ch.qa_sample == 0.01
+
+
+def test_review_rules_default_and_override(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text("[channels.x]\n[channels.y]\nsla_minutes = 15\nsecond_review = true\n"
+                    "qa_sample = 0.25\n", encoding="utf-8")
+    policy = Policy.load(path)
+    x, y = policy.channel("x"), policy.channel("y")
+    assert (x.sla_minutes, x.second_review, x.qa_sample) == (240, False, 0.0)
+    assert (y.sla_minutes, y.second_review, y.qa_sample) == (15, True, 0.25)

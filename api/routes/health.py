@@ -61,9 +61,12 @@ async def readyz(state: StateDep) -> JSONResponse:
 async def prometheus(state: StateDep) -> Response:
     """Prometheus text format; `moderation_store_up` is 0 while Redis refuses writes."""
     try:
-        depth, age = await asyncio.wait_for(state.items.queue_stats(),
-                                            state.settings.redis_socket_timeout * 2)
+        queues = await asyncio.wait_for(state.items.review_queue_stats(),
+                                        state.settings.redis_socket_timeout * 2)
+        ages = [q.oldest_age_s for q in queues if q.oldest_age_s is not None]
+        depth, age = sum(q.depth for q in queues), max(ages) if ages else None
     except (TimeoutError, *UNREACHABLE):
-        depth, age = None, None
+        queues, depth, age = None, None, None
     up = depth is not None and await store_problem(state) is None
-    return Response(metrics.render(depth, age, store_up=up), media_type=metrics.CONTENT_TYPE)
+    return Response(metrics.render(depth, age, store_up=up, queues=queues),
+                    media_type=metrics.CONTENT_TYPE)

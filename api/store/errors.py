@@ -68,3 +68,15 @@ class BatchExceedsRateLimit(StoreError):
     so it is refused before anything is counted (the client must split it)."""
 
     code = "batch_exceeds_rate_limit"
+
+
+class ReviewConflict(StoreError):
+    """A review write that the item's state refuses (409), its `code` saying why:
+    `stale_version` (the item changed since it was read), `lease_lost` (the caller's lease
+    expired and the item went back to its queue), `not_claimed` (the caller holds no lease
+    on it), `not_appealable`, `cannot_escalate`, `already_decided`."""
+
+    def __init__(self, code: str, message: str, **extra: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.extra = extra

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,15 +24,17 @@ from api.store import keys
 from api.store.apikeys import key_rate_limited
 from api.store.connection import unavailable
 from api.store.errors import DataIdConflict, NotFound, StoreError, Unauthorized
+from api.store.queues import QA, SPECIAL_QUEUES, QueueStat, queue_score, queue_stats, severity_of
 from api.store.ratelimit import RATE_LIMIT_LUA
 from api.store.statuses import ItemStatus
+from moderation.policy import DEFAULT_SLA_MINUTES, Channel, Policy
 
 # Check the API key and its rate limit, claim the data_id and store the item, queue it,
 # and audit it: all or nothing, in one round trip. Arguments: `ItemStore._args`.
 CREATE_ITEM_LUA = RATE_LIMIT_LUA + """
 -- KEYS[1]  item hash                  pm:item:{client}:{data_id}
 -- KEYS[2]  item id index              pm:itemid:{item_id}
--- KEYS[3]  pending review queue       pm:queue:pending (zset item_id -> created ms)
+-- KEYS[3]  the review queue it enters  pm:queue:{channel} or pm:queue:qa (see ARGV[12])
 -- KEYS[4]  audit stream               pm:audit
 -- KEYS[5]  API key record             pm:apikey:{sha256 of the key}
 -- KEYS[6]  rate window of the key     pm:rl:{sha256}:{unix second}
@@ -42,6 +46,11 @@ CREATE_ITEM_LUA = RATE_LIMIT_LUA + """
 -- ARGV[8]  client the key must belong to   ARGV[9] items to count (0: counted already)
 -- ARGV[10] default rate limit per second
 -- ARGV[11] the item hash's fields as one JSON object of strings (fewer arguments to pack)
+-- KEYS[7]  that queue's age zset       KEYS[8] SLA deadlines   KEYS[9] auto-escalation times
+-- KEYS[10] the author's recent items (list; used when ARGV[16] > 0)
+-- ARGV[12] '' (no queue) | 'review' (pending: KEYS[3] is the channel's queue) | 'qa' (sampled)
+-- ARGV[13] queue score   ARGV[14] SLA deadline ms   ARGV[15] auto-escalation ms
+-- ARGV[16] TTL of the author list (0: no author_ref)
 -- Returns {"created", item_id} | {"exists", HGETALL...} | {"conflict", item_id}
 --       | {"unauthorized"} (key revoked) | {"limited"} (over the key's rate limit)
 local rec = redis.call('HMGET', KEYS[5], 'client', 'rate_limit')
@@ -67,8 +76,19 @@ for k, v in pairs(fields) do
 end
 redis.call('HSET', KEYS[1], unpack(flat))
 redis.call('SET', KEYS[2], KEYS[1])
-if ARGV[3] == 'pending' then
-  redis.call('ZADD', KEYS[3], tonumber(ARGV[5]), ARGV[1])
+if ARGV[12] ~= '' then
+  redis.call('ZADD', KEYS[3], tonumber(ARGV[13]), ARGV[1])
+  redis.call('ZADD', KEYS[7], tonumber(ARGV[5]), ARGV[1])
+  if ARGV[12] == 'review' then
+    redis.call('ZADD', KEYS[8], tonumber(ARGV[14]), ARGV[1])
+    redis.call('ZADD', KEYS[9], tonumber(ARGV[15]), ARGV[1])
+  end
+end
+local author_ttl = tonumber(ARGV[16])
+if author_ttl > 0 then
+  redis.call('LPUSH', KEYS[10], ARGV[1])
+  redis.call('LTRIM', KEYS[10], 0, 20)
+  redis.call('EXPIRE', KEYS[10], author_ttl)
 end
 local ttl = tonumber(ARGV[4])
 if ttl > 0 then
@@ -86,8 +106,27 @@ def content_digest(channel: str, title: str | None, content: str) -> str:
     return hashlib.sha256(audit.canonical([channel, title, content]).encode()).hexdigest()
 
 
-def new_item_id() -> str:
-    return "it_" + uuid.uuid4().hex
+def new_item_id(now_ms: int | None = None) -> str:
+    """`it_` + creation time (ms, 12 hex digits) + 20 random hex digits: ids sort by age,
+    which breaks ties in the review queues (`api.store.queues`)."""
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    return f"it_{ms:012x}{uuid.uuid4().hex[:20]}"
+
+
+def public_verdict(verdict: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The verdict as the portal sees it: never who gave it, nor the reviewer's note."""
+    if not verdict:
+        return None
+    return {k: verdict.get(k) for k in ("verdict", "reason_code", "decided_at", "appeal")
+            if k in verdict}
+
+
+PRIVATE_HISTORY = frozenset({"by", "note", "former_holder"})
+
+
+def public_history(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """History entries without reviewers' names and notes (the portal's view)."""
+    return [{k: v for k, v in e.items() if k not in PRIVATE_HISTORY} for e in history]
 
 
 _MASKED = (("masked_text", "content"), ("masked_title", "title"))
@@ -169,8 +208,8 @@ class StoredItem:
             "channel": self.channel,
             "status": self.status.value,
             "decision": self.decision,
-            "verdict": self.verdict,
-            "history": self.history,
+            "verdict": public_verdict(self.verdict),
+            "history": public_history(self.history),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "version": self.version,
@@ -186,17 +225,44 @@ class CreateResult:
 class ItemStore:
     """Item operations on one Redis client."""
 
-    def __init__(self, r: aioredis.Redis, *, ttl_s: int, default_rate: int = 10_000) -> None:
+    def __init__(self, r: aioredis.Redis, *, ttl_s: int, default_rate: int = 10_000,
+                 policy: Callable[[], Policy] | None = None,
+                 sample: Callable[[], float] = random.random) -> None:
         self.r = r
         self.ttl_s = ttl_s
         self.default_rate = default_rate
+        # The live policy (a lexicon publish may swap it): channels, SLAs, QA fractions.
+        self.policy = policy
+        self.sample = sample
         self._create = r.register_script(CREATE_ITEM_LUA)
+
+    def _review_args(self, item: NewItem, status: ItemStatus, now_ms: int
+                     ) -> tuple[str, str, dict[str, str], list[Any]]:
+        """Where a new item waits for people: (kind, queue, hash fields, ARGV 12-15).
+
+        A `review` decision waits in its channel's queue under the channel's SLA; a machine
+        pass or block enters `qa` with the channel's `qa_sample` probability (drawn here,
+        once: a replayed request returns before the script looks at it)."""
+        rules = self.channel_rules(item.channel)
+        sev = severity_of(item.decision)
+        if status is ItemStatus.PENDING:
+            sla_ms = (rules.sla_minutes if rules else DEFAULT_SLA_MINUTES) * 60_000
+            deadline, escalate = now_ms + sla_ms, now_ms + 2 * sla_ms
+            fields = {"kind": "review", "queue": item.channel, "sev": str(sev),
+                      "deadline_ms": str(deadline), "queued_ms": str(now_ms)}
+            return "review", item.channel, fields, [
+                "review", queue_score(sev, deadline, now_ms), deadline, escalate]
+        if rules is not None and rules.qa_sample > 0 and self.sample() < rules.qa_sample:
+            fields = {"kind": "qa", "queue": QA, "sev": str(sev), "deadline_ms": "0",
+                      "queued_ms": str(now_ms)}
+            return "qa", QA, fields, ["qa", queue_score(sev, 0, now_ms), 0, 0]
+        return "", item.channel, {}, ["", 0, 0, 0]
 
     def _args(self, item: NewItem, key_hash: str, cost: int
               ) -> tuple[list[str], list[Any], StoredItem]:
-        item_id = new_item_id()
-        status = ItemStatus.for_decision(item.decision["decision"])
         now_ms = int(time.time() * 1000)
+        item_id = new_item_id(now_ms)
+        status = ItemStatus.for_decision(item.decision["decision"])
         now = audit.now_iso()
         digest = content_digest(item.channel, item.title, item.content)
         history = [{"at": now, "status": status.value, "actor": "machine",
@@ -211,7 +277,10 @@ class ItemStore:
             "author_ref": item.author_ref or "", "created_at": now, "updated_at": now,
             "created_ms": str(now_ms), "version": "1", "verdict": "null",
             "history": json.dumps(history, ensure_ascii=False),
+            "machine": item.decision["decision"],
         }
+        _, queue, review_fields, review_argv = self._review_args(item, status, now_ms)
+        fields.update(review_fields)
         versions = item.decision.get("versions")
         created = audit.event_json(
             f"client:{item.client}", "client", "item.created", item_id, versions,
@@ -229,10 +298,13 @@ class ItemStore:
         ttl = self.ttl_s if status.is_final else 0
         flat: list[Any] = [item_id, digest, status.value, ttl, now_ms, created, decided,
                            item.client, cost, self.default_rate,
-                           json.dumps(fields, ensure_ascii=False)]
+                           json.dumps(fields, ensure_ascii=False), *review_argv,
+                           self.ttl_s if item.author_ref else 0]
         key_list = [keys.item(item.client, item.data_id), keys.item_id(item_id),
-                    keys.PENDING_QUEUE, keys.AUDIT_STREAM, keys.apikey(key_hash),
-                    keys.rate_window(key_hash, now_ms // 1000)]
+                    keys.review_queue(queue), keys.AUDIT_STREAM, keys.apikey(key_hash),
+                    keys.rate_window(key_hash, now_ms // 1000), keys.review_queue_age(queue),
+                    keys.REVIEW_DUE, keys.REVIEW_ESCALATE,
+                    keys.author_items(item.client, item.author_ref or "")]
         # Built from the values, not `from_hash(fields)`: that would parse back the JSON just
         # written (decision, history) on every request.
         stored = StoredItem(item_id=item_id, client=item.client, data_id=item.data_id,
@@ -305,11 +377,23 @@ class ItemStore:
             raise NotFound(f"No item {item_id!r}.")
         return StoredItem.from_hash(h)
 
+    def channel_rules(self, channel: str) -> Channel | None:
+        """A channel's review rules (SLA, second review, QA fraction) under the live policy."""
+        return self.policy().channels.get(channel) if self.policy is not None else None
+
+    def channels(self) -> list[str]:
+        return list(self.policy().channels) if self.policy is not None else []
+
+    def review_queues(self) -> list[str]:
+        """Every review queue: the live policy's channels, `escalated`, `appeals`, `qa`."""
+        return [*self.channels(), *SPECIAL_QUEUES]
+
+    async def review_queue_stats(self) -> list[QueueStat]:
+        return await queue_stats(self.r, self.review_queues(), int(time.time() * 1000))
+
     async def queue_stats(self) -> tuple[int, float | None]:
-        """Pending queue depth and the age in seconds of its oldest item (None when empty)."""
-        pipe = self.r.pipeline(transaction=False)
-        pipe.zcard(keys.PENDING_QUEUE)
-        pipe.zrange(keys.PENDING_QUEUE, 0, 0, withscores=True)
-        depth, oldest = await pipe.execute()
-        age = (time.time() * 1000 - oldest[0][1]) / 1000 if oldest else None
-        return int(depth), age
+        """Items waiting for people in all review queues (claimed ones not counted), and the
+        age in seconds of the one waiting longest (None when all are empty)."""
+        stats = await self.review_queue_stats()
+        ages = [q.oldest_age_s for q in stats if q.oldest_age_s is not None]
+        return sum(q.depth for q in stats), max(ages) if ages else None

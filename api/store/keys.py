@@ -99,3 +99,31 @@ CREDENTIALS = PREFIX + "credentials"  # hash secret id -> JSON record (secret ke
 def credential_nonce(secret_id: str, nonce: str) -> str:
     """A signature nonce already used by one credential (Aliyun replay check; short TTL)."""
     return f"{PREFIX}nonce:{secret_id}:{nonce}"
+
+# Review workflow: one zset per queue (channels, `escalated`, `appeals`, `qa`), scored so
+# that ZRANGE gives the claim order (api/store/queues.py); beside each, a zset of the time
+# each item entered it (oldest age). Scripts reach queues by prefix + name, and items by
+# `ITEM_ID_PREFIX` + id, since which ones they touch is only known inside the script.
+QUEUE_PREFIX = PREFIX + "queue:"  # + queue name: zset item_id -> claim-order score
+QUEUE_AGE_PREFIX = PREFIX + "queueage:"  # + queue name: zset item_id -> entered ms
+ITEM_ID_PREFIX = PREFIX + "itemid:"
+REVIEW_DUE = PREFIX + "review:due"  # zset item_id -> SLA deadline ms (not yet overdue)
+REVIEW_ESCALATE = PREFIX + "review:escalate"  # zset item_id -> 2 x SLA ms (auto-escalation)
+REVIEW_COUNTS = PREFIX + "review:counts"  # hash status -> final verdicts given (totals)
+REVIEW_QA = PREFIX + "review:qa"  # hash "n", "agree", "<channel>:<machine>:n|agree"
+REVIEW_TTV = PREFIX + "review:ttv"  # list of recent times to verdict (ms), newest first
+REVIEW_LOCK = PREFIX + "review:lock"  # singleton lease reaper + SLA escalation
+
+
+def review_queue(name: str) -> str:
+    """A review queue (a channel name, `escalated`, `appeals` or `qa`)."""
+    return QUEUE_PREFIX + name
+
+
+def review_queue_age(name: str) -> str:
+    return QUEUE_AGE_PREFIX + name
+
+
+def verdicts_day(day: str) -> str:
+    """Final verdicts per reviewer on one UTC day (YYYY-MM-DD): hash username -> count."""
+    return f"{PREFIX}review:verdicts:{day}"

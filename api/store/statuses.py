@@ -15,6 +15,7 @@ class ItemStatus(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     ESCALATED = "escalated"
+    APPEALED = "appealed"
 
     @property
     def is_final(self) -> bool:

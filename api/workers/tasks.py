@@ -10,6 +10,8 @@ from __future__ import annotations
 from api.audit import keyfile
 from api.audit.sealer import Sealer, sealer_lock
 from api.state import AppState
+from api.store import keys
+from api.workers.lock import RedisLock
 from api.workers.supervisor import Supervisor
 
 
@@ -24,4 +26,21 @@ def build_supervisor(state: AppState) -> Supervisor:
                         retention_days=settings.retention_days, lock=lock)
         supervisor.singleton("audit-sealer", settings.sealer_interval_s, sealer.seal_pass,
                              lock=lock)
+    add_review_tasks(supervisor, state)
     return supervisor
+
+
+def add_review_tasks(supervisor: Supervisor, state: AppState) -> None:
+    """The review workflow's singleton: first the old single queue's migration, then each
+    round returns expired leases to their queues and applies the SLA (overdue first,
+    escalation at twice the SLA); see `api.store.claims` and `api.store.sla`."""
+    review, settings = state.review, state.settings
+    lock = RedisLock(state.redis, keys.REVIEW_LOCK,
+                     ttl_ms=max(5000, int(settings.review_interval_s * 5000)))
+
+    async def review_upkeep() -> None:
+        await review.sla.migrate()
+        await review.claims.reap()
+        await review.sla.upkeep()
+
+    supervisor.singleton("review-upkeep", settings.review_interval_s, review_upkeep, lock=lock)

@@ -33,7 +33,7 @@ def test_one_bad_item_does_not_fail_the_others(client, api_key, rdb):
                        "review", "invalid_request", "field_too_long", "invalid_type"]
     assert [x["status"] for x in res if "status" in x] == ["passed", "blocked", "pending"]
     assert res[2]["data_id"] == "b-2" and res[1]["data_id"] == "b-1"
-    assert rdb.zcard(keys.PENDING_QUEUE) == 1
+    assert rdb.zcard(keys.review_queue("post")) == 1
     assert len(rdb.keys(keys.item("portal-a", "*"))) == 3
 
 

@@ -94,7 +94,7 @@ def test_text_moderation_plus(svc: Served, cred: tuple[str, str], v1: bool,
     assert res["RiskPositions"] == [{"RiskWord": "加微信", "StartPos": 1, "EndPos": 4}]
     item = rdb.hgetall("pm:item:portal-a:p-1")
     assert item["status"] == "pending" and item["channel"] == "message"
-    assert rdb.zscore("pm:queue:pending", item["item_id"]) is not None
+    assert rdb.zscore(f"pm:queue:{item['channel']}", item["item_id"]) is not None
     clean = call(client, "你好", plus=True)["Data"]
     assert clean["RiskLevel"] == "none" and clean["Result"][0]["Label"] == "nonLabel"
 

@@ -89,7 +89,7 @@ def test_pass_review_queue_and_generated_data_id(tc: Any, rdb: redis.Redis) -> N
     assert review.Suggestion == "Review" and review.Label == "Ad"
     item = rdb.hgetall("pm:item:portal-a:r-1")
     assert item["status"] == "pending"
-    assert rdb.zscore("pm:queue:pending", item["item_id"]) is not None
+    assert rdb.zscore(f"pm:queue:{item['channel']}", item["item_id"]) is not None
 
 
 def test_biztype_selects_a_channel_else_the_default(tc: Any, rdb: redis.Redis) -> None:

@@ -35,7 +35,7 @@ def test_decision_is_stored_as_item(client, api_key, rdb, channel, content, deci
     stored = rdb.hgetall(keys.item("portal-a", "d-1"))
     assert stored["status"] == status and stored["item_id"] == body["item_id"]
     assert json.loads(stored["request"])["content"] == content
-    pending = rdb.zrange(keys.PENDING_QUEUE, 0, -1)
+    pending = rdb.zrange(keys.review_queue(channel), 0, -1)
     assert pending == ([body["item_id"]] if status == "pending" else [])
     ttl = rdb.ttl(keys.item("portal-a", "d-1"))
     assert (ttl == -1) if status == "pending" else (29 * 86400 < ttl <= 30 * 86400)
@@ -94,7 +94,7 @@ def test_concurrent_requests_with_one_data_id_give_one_item(client, api_key, rdb
         answers = list(pool.map(send, range(16)))
     assert len({a["item_id"] for a in answers}) == 1
     assert sum(not a["duplicate"] for a in answers) == 1
-    assert rdb.zcard(keys.PENDING_QUEUE) == 1
+    assert rdb.zcard(keys.review_queue("post")) == 1
 
 
 def test_get_item_shows_status_and_history(client, api_key):

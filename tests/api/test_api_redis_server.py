@@ -100,7 +100,7 @@ def test_pending_item_survives_kill_9_of_redis(embedded, settings_for, new_app_c
         got = c.get("/v1/items/keep-1", headers=bearer(key))
         assert got.status_code == 200, got.text
         assert got.json()["item_id"] == item_id and got.json()["status"] == "pending"
-        assert client_for(again).zrange("pm:queue:pending", 0, -1) == [item_id]
+        assert client_for(again).zrange("pm:queue:post", 0, -1) == [item_id]
 
 
 @pytest.mark.parametrize("scheme", ["redis://default:{pw}@127.0.0.1:{port}/0",
