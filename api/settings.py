@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     # Comma list of scheme://host[:port] that a callback_url may name although its host is
     # loopback, private or link-local (api/callbacks.py); empty: public hosts only.
     callback_allow_origins: str = ""
+    # Lexicon management: every process compares the store's current lexicon version this
+    # often (besides the pub/sub announcement); the dry run's default and largest sample.
+    lexicon_poll_s: float = Field(2.0, gt=0)
+    lexicon_dry_run_items: int = Field(1000, ge=1)
+    lexicon_dry_run_max_items: int = Field(10_000, ge=1)
 
     @field_validator("callback_allow_origins")
     @classmethod

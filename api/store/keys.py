@@ -90,3 +90,17 @@ OUTBOX_FAILING = PREFIX + "outbox:failing"  # set of delivery ids past their fir
 def delivery(delivery_id: str) -> str:
     """One webhook delivery: client, item key, event, attempts, last error."""
     return f"{PREFIX}delivery:{delivery_id}"
+
+
+# Lexicon management: immutable versions, drafts (LEXICON_VERSIONS / LEXICON_CURRENT above).
+LEXICON_DRAFTS = PREFIX + "lexicon:drafts"  # zset draft id -> created ms
+
+
+def lexicon_version(version: int) -> str:
+    """The content of one immutable lexicon version (JSON: term rows and allow phrases)."""
+    return f"{PREFIX}lexicon:version:{version}"
+
+
+def lexicon_draft(draft_id: str) -> str:
+    """One draft: its base version, changes, author, status (JSON)."""
+    return f"{PREFIX}lexicon:draft:{draft_id}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from api.audit import keyfile
 from api.audit.sealer import Sealer, sealer_lock
+from api.lexicon_live import LexiconReloader
 from api.state import AppState
 from api.workers.supervisor import Supervisor
 
@@ -25,3 +26,11 @@ def build_supervisor(state: AppState) -> Supervisor:
         supervisor.singleton("audit-sealer", settings.sealer_interval_s, sealer.seal_pass,
                              lock=lock)
     return supervisor
+
+
+def add_lexicon_reload(supervisor: Supervisor, reloader: LexiconReloader) -> None:
+    """The lexicon reload listener: per process (every process serves the new version).
+
+    Each round waits up to `poll_s` for an announcement, then compares versions, so the
+    loop itself needs no pause between rounds."""
+    supervisor.every("lexicon-reload", 0.01, reloader.run)
