@@ -16,6 +16,7 @@ from typing import Any
 
 import ahocorasick
 
+from moderation.categories import CATEGORIES
 from moderation.errors import LexiconError
 from moderation.lexicon import Term, check_directory, make_term
 from moderation.normalize import normalize_term
@@ -46,8 +47,10 @@ class ImportReport:
 
     @property
     def risky(self) -> bool:
-        """Single characters and common-word terms stop an import unless forced."""
-        return bool(self.single_chars or self.common_words)
+        """Common-word terms stop an import unless forced. Single characters are reported
+        only (the shipped list holds one, 肏); one that is inside many words is a common-word
+        term as well."""
+        return bool(self.common_words)
 
     def to_dict(self) -> dict[str, Any]:
         return {"terms": len(self.terms), "allow": len(self.allow),
@@ -67,7 +70,8 @@ def read_word_list(path: str | Path, category: str, severity: str,
         raise LexiconError(f"not valid UTF-8 (byte {exc.start})", path=str(p)) from exc
     except OSError as exc:
         raise LexiconError(f"cannot read: {exc.strerror}", path=str(p)) from exc
-    make_term("x", category, severity, match)  # a bad category etc. is one usage error
+    if category not in CATEGORIES:  # one usage error, not one per line
+        raise LexiconError(f"unknown category {category!r} (known: {', '.join(CATEGORIES)})")
     for lineno, raw in enumerate(text.splitlines(), start=1):
         word = raw.strip()
         if not word or word.startswith("#"):
@@ -118,28 +122,29 @@ def _dictionary() -> dict[str, int]:
 
 
 def common_word_risks(terms: Sequence[Term]) -> list[dict[str, Any]]:
-    """Terms (substring mode) that are themselves common words or that sit inside many
-    dictionary words: such a term fires on everyday text (政府, or 政 inside 政府/政策…).
+    """Terms that are themselves common words (any match mode) or, in substring mode, sit
+    inside many dictionary words: such a term fires on everyday text (政府, or 政 inside
+    政府/政策…; a `word` term needs token boundaries, so only the first check applies).
 
     One automaton over the terms' keys is run over every dictionary word, so 64k terms
     take about as long as one pass over jieba's 350k words.
     """
     freq = _dictionary()
     automaton = ahocorasick.Automaton()
-    by_key = {t.key: t for t in terms if t.match == "substring"}
-    for key in by_key:
-        automaton.add_word(key, key)
-    if not by_key:
-        return []
-    automaton.make_automaton()
+    by_key = {t.key: t for t in terms}
+    for key, t in by_key.items():
+        if t.match == "substring":
+            automaton.add_word(key, key)
     inside: dict[str, list[tuple[int, str]]] = {}
-    for word, n in freq.items():
-        if n < INSIDE_FREQ:
-            continue
-        folded = normalize_term(word)
-        for _, key in automaton.iter(folded):
-            if key != folded:
-                inside.setdefault(key, []).append((n, word))
+    if len(automaton):
+        automaton.make_automaton()
+        for word, n in freq.items():
+            if n < INSIDE_FREQ:
+                continue
+            folded = normalize_term(word)
+            for _, key in automaton.iter(folded):
+                if key != folded:
+                    inside.setdefault(key, []).append((n, word))
     out: list[dict[str, Any]] = []
     for key, t in by_key.items():
         own = max(freq.get(t.term, 0), freq.get(key, 0))
