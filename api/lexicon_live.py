@@ -81,15 +81,16 @@ class LexiconReloader:
             if current == self.version:
                 return False
             t0 = time.perf_counter()
-            content = await self.versions.content(current)
+            meta = await self.versions.meta(current)
             live = self.live.current
             same = next((lx for lx in (live.lexicon, self.seed_lexicon)
-                         if lx.content_hash == content.content_hash), None)
+                         if lx.content_hash == meta.content_hash), None)
             if same is not None:
                 # same content (the seed of this process's own directory, or a rollback to
                 # what it serves): relabel, no rebuild
                 moderator = live.with_lexicon(with_version(same, current))
             else:
+                content = await self.versions.content(current)  # decoded off the loop
                 moderator = await asyncio.to_thread(_build, live, content, current)
             self.live.swap(moderator)
             self.reloads += 1

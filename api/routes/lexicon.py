@@ -134,7 +134,8 @@ async def terms(_: AdminDep, request: Request, q: str | None = Query(None, max_l
     _, reloader = _state(request)
     n = version or await reloader.ensure_seeded()
     content = await reloader.versions.content(n)
-    rows = search(content, q=q, category=category, severity=severity)
+    rows = await asyncio.to_thread(search, content, q=q, category=category,
+                                   severity=severity)
     start = (page - 1) * per_page
     return {"version": n, "total": len(rows), "page": page, "per_page": per_page,
             "terms": [r.to_dict() for r in rows[start:start + per_page]],
@@ -165,7 +166,7 @@ async def create_draft(req: DraftCreate, session: AdminDep, request: Request) ->
         raise _invalid(exc.problems) from None
     draft = await LexiconDrafts(reloader.r).create(
         base=base, changes=changes, note=req.note, actor=actor, role=role, summary=summary,
-        adds_block=adds_block_terms(content, changes))
+        adds_block=await asyncio.to_thread(adds_block_terms, content, changes))
     return JSONResponse(draft, status_code=201)
 
 

@@ -11,6 +11,7 @@ and no process hears of a version that is not fully written.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -98,6 +99,10 @@ class VersionMeta:
         return cls(**json.loads(raw))
 
 
+def _prepare(content: Content) -> tuple[str, str, dict[str, int]]:
+    return content.content_hash, content.dumps(), content.counts()
+
+
 class LexiconVersions:
     """Versions on one Redis client."""
 
@@ -119,11 +124,12 @@ class LexiconVersions:
         return VersionMeta.from_json(raw)
 
     async def content(self, version: int) -> Content:
+        """A version's rows (decoded in a worker thread: ~1 s for a 64k-term list)."""
         async with unavailable():
             raw = await self.r.get(keys.lexicon_version(version))
         if raw is None:
             raise NotFound(f"No lexicon version {version}.")
-        return Content.loads(raw)
+        return await asyncio.to_thread(Content.loads, raw)
 
     async def list(self) -> list[VersionMeta]:
         async with unavailable():
@@ -141,10 +147,11 @@ class LexiconVersions:
         exists: the caller reads that one instead).
         """
         n = (base or 0) + 1
-        digest = content.content_hash
+        # hashing folds every term and the blob is compressed: seconds for 64k terms
+        digest, blob, counts = await asyncio.to_thread(_prepare, content)
         meta = VersionMeta(version=n, content_hash=digest, published_at=audit.now_iso(),
                            author=actor, action=action, note=note, base=base,
-                           counts=content.counts(), draft_id=(draft or {}).get("id"),
+                           counts=counts, draft_id=(draft or {}).get("id"),
                            rollback_of=rollback_of, approved_by=approved_by)
         event = audit.event_json(actor, role, f"lexicon.{action}", f"lexicon:{n}",
                                  {"lexicon": n, "lexicon_hash": digest},
@@ -157,7 +164,7 @@ class LexiconVersions:
             reply = await self._publish(
                 keys=[keys.LEXICON_CURRENT, keys.LEXICON_VERSIONS, keys.lexicon_version(n),
                       keys.AUDIT_STREAM, draft_key],
-                args=["" if base is None else str(base), str(n), content.dumps(),
+                args=["" if base is None else str(base), str(n), blob,
                       json.dumps(meta.to_dict(), ensure_ascii=False), event,
                       keys.VERSION_CHANNEL, announce,
                       json.dumps(draft, ensure_ascii=False) if draft else ""])
