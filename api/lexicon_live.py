@@ -72,13 +72,16 @@ class LexiconReloader:
 
     async def start(self) -> None:
         """Seed version 1 on a fresh store, then serve the current version."""
+        await self.ensure_seeded()
         await self.sync()
 
     async def sync(self) -> bool:
         """Swap in the current version when it is not the live one; True when swapped."""
         async with self._lock:
-            current = await self.ensure_seeded()
-            if current == self.version:
+            # The listener only follows: it never writes (a store emptied under a running
+            # service is re-seeded by the next start or lexicon call, not by a poll).
+            current = await self.versions.current()
+            if current is None or current == self.version:
                 return False
             t0 = time.perf_counter()
             meta = await self.versions.meta(current)

@@ -33,7 +33,8 @@ PUBLISH_LUA = """
 -- KEYS[5]  the draft published      pm:lexicon:draft:{id} (unused without a draft)
 -- ARGV[1]  base version ('' = seed: only when there is no version yet)
 -- ARGV[2]  new version n   ARGV[3] content   ARGV[4] metadata JSON
--- ARGV[5]  audit event "lexicon.published"   ARGV[6] pub/sub channel
+-- ARGV[5]  audit event "lexicon.<action>" ('' = none: the automatic seed)
+-- ARGV[6]  pub/sub channel
 -- ARGV[7]  announcement JSON   ARGV[8] the draft's new JSON ('' = no draft)
 -- Returns {"published", n} | {"stale", current or ''} | {"exists", current}
 local cur = redis.call('GET', KEYS[1])
@@ -53,7 +54,9 @@ redis.call('SET', KEYS[1], ARGV[2])
 if ARGV[8] ~= '' then
   redis.call('SET', KEYS[5], ARGV[8])
 end
-redis.call('XADD', KEYS[4], '*', 'e', ARGV[5])
+if ARGV[5] ~= '' then
+  redis.call('XADD', KEYS[4], '*', 'e', ARGV[5])
+end
 redis.call('PUBLISH', ARGV[6], ARGV[7])
 return {'published', ARGV[2]}
 """
@@ -153,11 +156,14 @@ class LexiconVersions:
                            author=actor, action=action, note=note, base=base,
                            counts=counts, draft_id=(draft or {}).get("id"),
                            rollback_of=rollback_of, approved_by=approved_by)
-        event = audit.event_json(actor, role, f"lexicon.{action}", f"lexicon:{n}",
-                                 {"lexicon": n, "lexicon_hash": digest},
-                                 base=base, draft_id=meta.draft_id, rollback_of=rollback_of,
-                                 approved_by=approved_by, changes=changes or {},
-                                 counts=meta.counts, note_sha256=audit.digest(note or None))
+        # The automatic seed of version 1 (the directory the service started with) is no
+        # one's change: its metadata records it (author system, action seed), the audit log
+        # records every change people make from there.
+        event = "" if action == "seed" else audit.event_json(
+            actor, role, f"lexicon.{action}", f"lexicon:{n}",
+            {"lexicon": n, "lexicon_hash": digest}, base=base, draft_id=meta.draft_id,
+            rollback_of=rollback_of, approved_by=approved_by, changes=changes or {},
+            counts=meta.counts, note_sha256=audit.digest(note or None))
         announce = json.dumps({"kind": "lexicon", "version": n, "content_hash": digest})
         draft_key = keys.lexicon_draft(draft["id"]) if draft else keys.LEXICON_VERSIONS
         async with unavailable():

@@ -78,7 +78,7 @@ def test_both_processes_serve_a_publish_within_2_s(redis_server, rdb, tmp_path, 
 
 def test_a_missed_announcement_is_caught_up_by_the_poll(client, call, rdb, monkeypatch):
     reloader = client.app.state.lexicon_reloader
-    call(reloader.sync)
+    call(reloader.start)
     assert client.get("/readyz").json()["versions"]["lexicon"] == 1
     versions = LexiconVersions(reloader.r)
     base = call(versions.content, 1)
@@ -97,4 +97,4 @@ def test_a_missed_announcement_is_caught_up_by_the_poll(client, call, rdb, monke
         assert time.monotonic() - t0 < reloader.poll_s + 3
     finally:
         rdb.flushall()
-        call(reloader.sync)  # back to the shipped seed for the next tests
+        call(reloader.start)  # back to the shipped seed for the next tests
