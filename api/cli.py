@@ -731,6 +731,145 @@ def _register_credentials(sub: Any) -> None:
     p.set_defaults(func=_guard(_cmd_credentials_revoke))
 
 
+# -- lexicon import / export ------------------------------------------------------------
+
+
+def _read_import(args: argparse.Namespace) -> Any:
+    """The import report of a TSV directory or a plain word list (nothing checked yet)."""
+    from moderation.lexicon_import import read_directory, read_word_list
+
+    path = Path(args.path)
+    if path.is_dir():
+        if args.category or args.severity:
+            raise ValueError("--category and --severity are for word lists; a TSV "
+                             "directory names them on each line")
+        return read_directory(path)
+    if not path.exists():
+        raise ValueError(f"{path} does not exist")
+    if not (args.category and args.severity):
+        raise ValueError("a word list needs --category and --severity (one term per line)")
+    return read_word_list(path, args.category, args.severity, args.match)
+
+
+def _cmd_lexicon_import(args: argparse.Namespace) -> int:
+    """Check first, write after: bad lines (each named) change nothing; single characters
+    and terms inside many common words stop the import unless --force; a TSV directory
+    replaces the lexicon, a word list adds to it; the new version is announced to every
+    running process."""
+    from api import audit
+    from api.store.lexicon_content import Content, TermRow
+    from api.store.lexicon_versions import LexiconVersions
+    from moderation.errors import ModerationError
+    from moderation.lexicon_import import check_import
+
+    try:
+        report = _read_import(args)
+    except ModerationError as exc:
+        return _fail(exc.message)
+    except ValueError as exc:
+        return _fail(str(exc))
+    if report.bad_lines:
+        for line in report.bad_lines:
+            print(line, file=sys.stderr)
+        print(f"moderation: {len(report.bad_lines)} bad line(s) in {args.path}; nothing was "
+              "imported", file=sys.stderr)
+        return EXIT_FOUND
+    replace = Path(args.path).is_dir()
+    settings = _settings(args)
+
+    async def go(r: Any) -> int:
+        versions = LexiconVersions(r)
+        current = await versions.current()
+        base = await versions.content(current) if current is not None else None
+        if base is None and not replace:
+            print("moderation: the store holds no lexicon version yet; start the service "
+                  "once (it seeds version 1) or import a TSV directory first", file=sys.stderr)
+            return EXIT_USAGE
+        existing = () if replace or base is None else (t.key for t in base.terms)
+        check_import(report, existing)
+        print(json.dumps({"path": args.path, "mode": "replace" if replace else "add",
+                          "base_version": current, **report.to_dict()}, ensure_ascii=False))
+        if report.risky and not args.force:
+            print("moderation: terms that are common words or fire inside many common "
+                  "words (common_words above); remove them, or --force; nothing was "
+                  "imported", file=sys.stderr)
+            return EXIT_FOUND
+        if args.dry_run:
+            print("moderation: dry run; nothing was imported", file=sys.stderr)
+            return EXIT_OK
+        now, actor = audit.now_iso(), _actor()
+        new = Content.from_terms(report.terms, report.allow, author=actor, time=now,
+                                 note=args.note or "")
+        if not replace and base is not None:
+            added = tuple(TermRow(t.term, t.category, t.severity, t.match, args.note or "",
+                                  actor, now) for t in report.terms)
+            new = Content(base.terms + added, base.allow)
+        meta = await versions.publish(new, base=current, actor=actor, role="cli",
+                                      action="import", note=args.note or "",
+                                      changes={"add": len(report.terms)})
+        print(json.dumps(meta.to_dict(), ensure_ascii=False))
+        return EXIT_OK
+
+    return _run_async(settings, go)
+
+
+def _cmd_lexicon_export(args: argparse.Namespace) -> int:
+    """Write a version (the current one by default) as a TSV directory; the directory's
+    old *.tsv files are replaced, so it holds exactly that version (keep it in git)."""
+    from api.store.lexicon_versions import LexiconVersions
+    from moderation.lexicon import write_directory
+
+    settings = _settings(args)
+    out = Path(args.dir)
+    if out.exists() and not out.is_dir():
+        return _fail(f"{out} exists and is not a directory")
+
+    async def go(r: Any) -> int:
+        versions = LexiconVersions(r)
+        n = args.version or await versions.current()
+        if n is None:
+            return _fail("the store holds no lexicon version yet")
+        content = await versions.content(n)
+        meta = await versions.meta(n)
+        if out.is_dir():
+            for old in out.glob("*.tsv"):
+                old.unlink()
+        files = write_directory(out, content.library_terms(), [a.phrase for a in content.allow],
+                                header=f"lexicon version {n}, content_hash "
+                                       f"{meta.content_hash}")
+        print(json.dumps({"version": n, "content_hash": meta.content_hash,
+                          "files": [str(f) for f in files], "counts": meta.counts},
+                         ensure_ascii=False))
+        return EXIT_OK
+
+    return _run_async(settings, go)
+
+
+def register_lexicon(lsub: Any) -> None:
+    """Add `lexicon import` and `lexicon export` (they talk to Redis) beside `check`."""
+    from moderation.lexicon import MATCH_MODES
+
+    p = lsub.add_parser("import", help="check, then publish a TSV directory (replaces the "
+                        "lexicon) or a word list (adds to it) as a new version")
+    p.add_argument("path", metavar="DIR|FILE")
+    p.add_argument("--category", default=None, help="category of every word of a word list")
+    p.add_argument("--severity", default=None, choices=("block", "review"),
+                   help="severity of every word of a word list")
+    p.add_argument("--match", default="substring", choices=MATCH_MODES,
+                   help="match mode of every word of a word list (default substring)")
+    p.add_argument("--note", default="", help="why (kept with the version; audited)")
+    p.add_argument("--dry-run", action="store_true", help="report only; write nothing")
+    p.add_argument("--force", action="store_true",
+                   help="import although single characters or common-word terms were found")
+    _add_store_options(p)
+    p.set_defaults(func=_guard(_cmd_lexicon_import))
+    p = lsub.add_parser("export", help="write a version as a TSV directory")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--version", type=int, default=None, help="default: the current version")
+    _add_store_options(p)
+    p.set_defaults(func=_guard(_cmd_lexicon_export))
+
+
 # -- registration -----------------------------------------------------------------------
 
 

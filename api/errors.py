@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import metrics
 from api.store import errors as se
 from api.store.connection import is_full, store_full
+from api.store.lexicon_versions import LexiconInvalid, LexiconStale
 from moderation.errors import InputError, ModerationError
 
 log = logging.getLogger("api")
@@ -34,6 +35,8 @@ STORE_STATUS: dict[type[se.StoreError], int] = {
     se.RateLimited: 429,
     se.BatchExceedsRateLimit: 422,
     se.ReviewConflict: 409,
+    LexiconStale: 409,
+    LexiconInvalid: 422,
 }
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",

@@ -20,17 +20,20 @@ from fastapi import FastAPI
 from api import docs, errors, parent_watch
 from api.access_log import AccessLog
 from api.compat.dispatch import CompatDispatch
+from api.lexicon_live import LexiconReloader
 from api.limits import BodyLimit
 from api.logs import configure_logging
 from api.media import JsonOnly
 from api.routes import admin, auth, health, items, moderate
+from api.routes import lexicon as lexicon_routes
 from api.routes import review as review_routes
 from api.routes import stats as stats_routes
 from api.settings import Settings
 from api.state import AppState
-from api.store.connection import connect
+from api.store.connection import UNREACHABLE, connect
+from api.store.errors import StoreUnavailable
 from api.workers.supervisor import Supervisor
-from api.workers.tasks import build_supervisor
+from api.workers.tasks import add_lexicon_reload, build_supervisor
 from moderation.pipeline import Moderator, load_moderator
 
 log = logging.getLogger("api")
@@ -61,11 +64,19 @@ def create_app(settings: Settings | None = None, moderator: Moderator | None = N
         r = connect(settings.redis_url, timeout=settings.redis_socket_timeout,
                     password_file=settings.redis_password_file)
         app.state.app_state = AppState.build(settings, moderator, r)
+        reloader = app.state.lexicon_reloader = LexiconReloader(
+            r, app.state.app_state.live, poll_s=settings.lexicon_poll_s)
+        try:  # seed version 1 on a fresh store, serve the current version
+            await reloader.start()
+        except (StoreUnavailable, *UNREACHABLE):
+            log.warning("lexicon versions not read at start (Redis unreachable); "
+                        "the reload listener retries")
         # Everything loaded so far (jieba's dictionary, lexicon, model) lives for the whole
         # process: keep it out of the cyclic GC, whose full passes over it stall requests.
         gc.collect()
         gc.freeze()
         supervisor = build_supervisor(app.state.app_state)
+        add_lexicon_reload(supervisor, reloader)
         supervisor.start()
         try:
             yield
@@ -88,6 +99,7 @@ def create_app(settings: Settings | None = None, moderator: Moderator | None = N
         app.include_router(module.router)
     app.include_router(review_routes.router)
     app.include_router(stats_routes.router)
+    app.include_router(lexicon_routes.router)
     docs.install(app)  # after the API's routes, which are matched first
     app.add_middleware(CompatDispatch)  # vendor SDK calls on `/` (inside the body limit)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,

@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(600, ge=1)
     review_interval_s: float = Field(1.0, gt=0)
     review_claim_scan: int = Field(200, ge=1)
+    # Lexicon management: every process compares the store's current lexicon version this
+    # often (besides the pub/sub announcement); the dry run's default and largest sample.
+    lexicon_poll_s: float = Field(2.0, gt=0)
+    lexicon_dry_run_items: int = Field(1000, ge=1)
+    lexicon_dry_run_max_items: int = Field(10_000, ge=1)
 
     @field_validator("callback_allow_origins")
     @classmethod

@@ -35,6 +35,12 @@ _SERVICE_COMMANDS = {
     "backup": "write a consistent RDB snapshot and the audit archive to DIR",
     "credentials": "SecretId/SecretKey pairs for the Tencent/Aliyun compatible endpoint",
 }
+#: `lexicon` subcommands that talk to Redis (registered by `api.cli.register_lexicon` only
+#: when named, so `lexicon check` never imports the service).
+_SERVICE_LEXICON_COMMANDS = {
+    "import": "check, then publish a TSV directory or a word list as a new version",
+    "export": "write a lexicon version from the store as a TSV directory",
+}
 
 
 def env_default(flag: str, default: Any = None) -> Any:
@@ -240,6 +246,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     lcheck = lsub.add_parser("check", help="validate a lexicon directory")
     lcheck.add_argument("dir", metavar="DIR")
     lcheck.set_defaults(func=_cmd_lexicon_check)
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    if words[:1] == ["lexicon"] and words[1:2] and words[1] in _SERVICE_LEXICON_COMMANDS:
+        importlib.import_module(_SERVICE_MODULE).register_lexicon(lsub)
+    else:
+        for name, help_line in _SERVICE_LEXICON_COMMANDS.items():
+            lsub.add_parser(name, help=help_line)
 
     for name in _SUBCOMMAND_MODULES:
         try:

@@ -262,3 +262,62 @@ def _on_token_boundaries(text: str, norm: Normalized, start: int, end: int) -> b
     for _, _, tok_end in tokenize(window):
         bounds.add(lo + tok_end)
     return start in bounds and end in bounds
+
+
+# -- building from rows and writing TSV (lexicon management) ------------------------------
+
+
+def make_term(term: str, category: str, severity: str, match: str = "substring",
+              source: str = "") -> Term:
+    """One validated `Term` from its columns; `LexiconError` names what is wrong.
+
+    The same rules as a TSV line (`_parse_term_line`), for rows that come from an API body
+    or a stored version rather than a file.
+    """
+    problems: list[_Problem] = []
+    cols = [term, category, severity, match]
+    found = _parse_term_line("\t".join(cols), source, 0, problems)
+    if found is None or any("\t" in c or "\n" in c for c in cols):
+        message = problems[0].message if problems else "tabs and newlines are not allowed"
+        raise LexiconError(f"{term!r}: {message}")
+    return Term(found.term, found.key, found.category, found.severity, found.match, source)
+
+
+def with_version(lexicon: Lexicon, version: int | None) -> Lexicon:
+    """The same compiled lexicon labelled with another version number (no rebuild).
+
+    A version seeded from the very directory a process loaded at start has the content
+    of that process's lexicon: relabelling spares rebuilding the automaton.
+    """
+    copy = object.__new__(Lexicon)
+    copy.__dict__.update(lexicon.__dict__)
+    copy.version = version
+    copy.__dict__.pop("counts", None)
+    return copy
+
+
+def write_directory(directory: str | Path, terms: Sequence[Term], allow: Sequence[str],
+                    *, header: str = "") -> list[Path]:
+    """Write terms as one `<category>.tsv` per category plus `allow.tsv` (the format of
+    `lexicons/README.md`), sorted so that a directory kept in git diffs cleanly.
+    Returns the files written."""
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    by_category: dict[str, list[Term]] = {}
+    for t in terms:
+        by_category.setdefault(t.category, []).append(t)
+    written: list[Path] = []
+    top = f"# {header}\n" if header else ""
+    for category, rows in sorted(by_category.items()):
+        lines = [
+            "\t".join([t.term, t.category, t.severity] + ([t.match] if t.match != "substring"
+                                                          else []))
+            for t in sorted(rows, key=lambda t: t.key)
+        ]
+        path = root / f"{category}.tsv"
+        path.write_text(top + "\n".join(lines) + "\n", encoding="utf-8")
+        written.append(path)
+    path = root / ALLOW_FILE
+    path.write_text(top + "".join(p + "\n" for p in sorted(allow)), encoding="utf-8")
+    written.append(path)
+    return written

@@ -125,6 +125,12 @@ class Policy:
             review_threshold=_threshold(m.get("review_threshold", 0.5), "model.review_threshold"),
             block_threshold=None if block is None else _threshold(block, "model.block_threshold"),
         )
+        lexicon = _table(data.get("lexicon", {}), "lexicon")
+        two_person = lexicon.get("two_person_rule", False)
+        if not isinstance(two_person, bool):
+            raise PolicyError("lexicon.two_person_rule must be true or false")
+        #: A lexicon publish that adds `block` terms waits for a second admin's approval.
+        self.two_person_rule = two_person
         channels = _table(data.get("channels", {}), "channels")
         if not channels:
             raise PolicyError("the policy defines no [channels.NAME] table")

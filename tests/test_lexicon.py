@@ -13,6 +13,7 @@ from moderation.lexicon import Lexicon, check_directory
 from moderation.normalize import normalize
 
 SMALL = Path(__file__).parent / "data" / "lexicon_small"
+SHIPPED = Path(__file__).resolve().parent.parent / "lexicons"
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +154,52 @@ def test_every_hit_span_is_inside_and_folds_to_its_term(
         assert normalize(hit.text[0]).text and normalize(hit.text[-1]).text
     expected = sum(1 for piece, _ in parts if piece in {"冰毒", "加微信", "法轮功", "代开发票"})
     assert len([h for h in lexicon.match(text).hits if h.term != "赌博"]) >= expected
+
+
+# -- building from rows, relabelling, writing TSV (lexicon management) ---------------------
+
+
+def test_make_term_applies_the_tsv_rules():
+    from moderation.lexicon import make_term
+
+    t = make_term("冰 毒", "drugs", "review")
+    assert (t.term, t.key, t.match) == ("冰 毒", "冰毒", "substring")
+    for bad in [("冰毒", "nope", "block"), ("冰毒", "drugs", "maybe"), ("***", "drugs", "block"),
+                ("冰\t毒", "drugs", "block")]:
+        with pytest.raises(LexiconError):
+            make_term(*bad)
+
+
+def test_with_version_relabels_without_changing_matches(tmp_path):
+    from moderation.lexicon import with_version
+
+    base = Lexicon.load(SHIPPED)
+    v7 = with_version(base, 7)
+    assert v7.version == 7 and base.version is None
+    assert v7.content_hash == base.content_hash
+    assert v7.match("出售冰毒").hits == base.match("出售冰毒").hits
+
+
+def test_write_directory_round_trips_the_content_hash(tmp_path):
+    from moderation.lexicon import write_directory
+
+    base = Lexicon.load(SHIPPED)
+    files = write_directory(tmp_path / "out", base.terms, base.allow, header="v1")
+    assert (tmp_path / "out" / "allow.tsv") in files
+    again = Lexicon.load(tmp_path / "out")
+    assert again.content_hash == base.content_hash
+    assert again.counts == base.counts
+
+
+def test_word_lists_name_every_bad_line(tmp_path):
+    from moderation.lexicon_import import check_import, read_word_list
+
+    path = tmp_path / "w.txt"
+    path.write_text("出售假证件\n***\n代办\t假证\n出售 假证件\n", encoding="utf-8")
+    report = read_word_list(path, "fraud", "block")
+    assert [b.split(":")[1] for b in report.bad_lines] == ["2", "3"]
+    check_import(report)
+    assert [t.term for t in report.terms] == ["出售假证件"]
+    assert report.duplicates[0]["term"] == "出售 假证件"
+    with pytest.raises(LexiconError, match="unknown category"):
+        read_word_list(path, "nope", "block")

@@ -127,3 +127,17 @@ def review_queue_age(name: str) -> str:
 def verdicts_day(day: str) -> str:
     """Final verdicts per reviewer on one UTC day (YYYY-MM-DD): hash username -> count."""
     return f"{PREFIX}review:verdicts:{day}"
+
+
+# Lexicon management: immutable versions, drafts (LEXICON_VERSIONS / LEXICON_CURRENT above).
+LEXICON_DRAFTS = PREFIX + "lexicon:drafts"  # zset draft id -> created ms
+
+
+def lexicon_version(version: int) -> str:
+    """The content of one immutable lexicon version (JSON: term rows and allow phrases)."""
+    return f"{PREFIX}lexicon:version:{version}"
+
+
+def lexicon_draft(draft_id: str) -> str:
+    """One draft: its base version, changes, author, status (JSON)."""
+    return f"{PREFIX}lexicon:draft:{draft_id}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from api.audit import keyfile
 from api.audit.sealer import Sealer, sealer_lock
+from api.lexicon_live import LexiconReloader
 from api.state import AppState
 from api.store import keys
 from api.workers.lock import RedisLock
@@ -44,3 +45,11 @@ def add_review_tasks(supervisor: Supervisor, state: AppState) -> None:
         await review.sla.upkeep()
 
     supervisor.singleton("review-upkeep", settings.review_interval_s, review_upkeep, lock=lock)
+
+
+def add_lexicon_reload(supervisor: Supervisor, reloader: LexiconReloader) -> None:
+    """The lexicon reload listener: per process (every process serves the new version).
+
+    Each round waits up to `poll_s` for an announcement, then compares versions, so the
+    loop itself needs no pause between rounds."""
+    supervisor.every("lexicon-reload", 0.01, reloader.run)
