@@ -33,6 +33,7 @@ STORE_STATUS: dict[type[se.StoreError], int] = {
     se.Unauthorized: 401,
     se.RateLimited: 429,
     se.BatchExceedsRateLimit: 422,
+    se.DeliveryInFlight: 409,
 }
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",

@@ -22,7 +22,7 @@ from api.access_log import AccessLog
 from api.limits import BodyLimit
 from api.logs import configure_logging
 from api.media import JsonOnly
-from api.routes import admin, auth, health, items, moderate
+from api.routes import admin, auth, health, items, moderate, webhooks
 from api.settings import Settings
 from api.state import AppState
 from api.store.connection import connect
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, moderator: Moderator | None = N
     errors.install(app)
     for module in (moderate, items, auth, admin, health):
         app.include_router(module.router)
+    app.include_router(webhooks.router)  # admin: the webhook outbox
     docs.install(app)  # after the API's routes, which are matched first
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,
                        overrides={"/v1/moderate/batch": settings.max_batch_body_bytes})

@@ -33,6 +33,7 @@ _SERVICE_COMMANDS = {
     "user": "reviewer, senior and admin accounts",
     "audit": "the audit log",
     "backup": "write a consistent RDB snapshot and the audit archive to DIR",
+    "webhook": "webhooks that tell portals of final verdicts",
 }
 
 

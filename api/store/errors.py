@@ -68,3 +68,9 @@ class BatchExceedsRateLimit(StoreError):
     so it is refused before anything is counted (the client must split it)."""
 
     code = "batch_exceeds_rate_limit"
+
+
+class DeliveryInFlight(StoreError):
+    """An admin asked to retry a webhook delivery that a worker is sending right now."""
+
+    code = "delivery_in_flight"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from api.audit import keyfile
 from api.audit.sealer import Sealer, sealer_lock
 from api.state import AppState
+from api.workers.outbox import OutboxWorker, outbox_lock
 from api.workers.supervisor import Supervisor
 
 
@@ -24,4 +25,8 @@ def build_supervisor(state: AppState) -> Supervisor:
                         retention_days=settings.retention_days, lock=lock)
         supervisor.singleton("audit-sealer", settings.sealer_interval_s, sealer.seal_pass,
                              lock=lock)
+    if settings.webhook_worker_enabled:
+        worker = OutboxWorker(state.redis, settings, state.webhooks)
+        supervisor.singleton("webhook-outbox", settings.webhook_poll_s, worker.run_round,
+                             lock=outbox_lock(state.redis), on_stop=worker.stop)
     return supervisor
