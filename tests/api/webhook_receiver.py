@@ -18,13 +18,15 @@ class Received:
 
 
 class Receiver:
-    """`statuses` are answered in order, then `default`; `delay` is slept before answering."""
+    """`statuses` are answered in order, then `default`; `delays` (in order, then `delay`)
+    are slept before answering."""
 
     def __init__(self, statuses: list[int] | None = None, default: int = 200,
                  delay: float = 0.0) -> None:
         self.statuses = list(statuses or [])
         self.default = default
         self.delay = delay
+        self.delays: list[float] = []
         self.requests: list[Received] = []
         self._lock = threading.Lock()
         receiver = self
@@ -37,8 +39,9 @@ class Receiver:
                         self.path, {k.lower(): v for k, v in self.headers.items()}, body,
                         time.time()))
                     status = receiver.statuses.pop(0) if receiver.statuses else receiver.default
-                if receiver.delay:
-                    time.sleep(receiver.delay)
+                    delay = receiver.delays.pop(0) if receiver.delays else receiver.delay
+                if delay:
+                    time.sleep(delay)
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
