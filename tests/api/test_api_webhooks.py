@@ -26,7 +26,7 @@ from api.store import keys
 from api.store.connection import connect
 from api.store.outbox import ENQUEUE_DELIVERY_LUA, delivery_keys
 from api.store.statuses import Role
-from api.workers.outbox import OutboxWorker, backoff_s
+from api.workers.outbox import OutboxWorker, Refused, backoff_s, resolve_target
 
 # Test-only: what a verdict script does (the review workflow's scripts include the same
 # snippet), so deliveries exist before that workflow lands.
@@ -281,9 +281,33 @@ def test_retry_of_a_delivery_being_sent_is_409(client, api_key, rdb, worker_sett
         assert taken.id == delivery_id
         r = c.post(f"/v1/admin/webhooks/deliveries/{delivery_id}/retry", headers=bearer(token))
         assert r.status_code == 409 and r.json()["error"]["code"] == "delivery_in_flight"
+        waiting = c.get("/v1/admin/webhooks/deliveries?state=waiting", headers=bearer(token))
+        [listed] = waiting.json()["deliveries"]
+        assert listed["id"] == delivery_id and listed["attempts"] == 1
+        assert listed["failing"] is False and listed["due_at"] > listed["created_at"]
+        assert c.get("/v1/admin/webhooks/deliveries?state=nope",
+                     headers=bearer(token)).status_code == 422
 
 
 # -- addresses and origins -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url, kind", [
+    ("http://10.1.2.3/hook", "private"),
+    ("http://169.254.169.254/latest/meta-data", "link-local"),
+    ("http://[::1]:8080/hook", "loopback"),
+    ("http://224.0.0.1/hook", "multicast"),
+    ("http://[::ffff:127.0.0.1]/hook", "loopback"),
+])
+def test_non_public_addresses_are_refused_at_delivery(url, kind):
+    with pytest.raises(Refused, match=kind):
+        asyncio.run(resolve_target(url, frozenset()))
+
+
+def test_a_public_address_is_pinned_with_its_name_kept():
+    target = asyncio.run(resolve_target("https://93.184.216.34:8443/hooks?x=1", frozenset()))
+    assert target.url == "https://93.184.216.34:8443/hooks?x=1"
+    assert target.host_header == "93.184.216.34:8443" and target.sni == "93.184.216.34"
 
 
 def test_a_host_resolving_to_loopback_is_never_called(client, api_key, rdb, worker_settings,
