@@ -205,9 +205,9 @@ class OutboxWorker:
             log.info("webhook delivery dropped", extra={
                 "delivery_id": d.id, "reason": "no item" if not h else "no webhook"})
             return
-        item = StoredItem.from_hash(h)
-        url = self._url_for(h, hook)
         try:
+            item = StoredItem.from_hash(h)
+            url = self._url_for(h, hook)
             secret = self._secret(hook)
             target = await resolve_target(url, self.allowed)
         except Refused as exc:
@@ -232,7 +232,7 @@ class OutboxWorker:
         except httpx.TimeoutException:
             await self._failed(d, f"timeout after {self.settings.webhook_timeout_s:g} s")
             return
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # noqa: BLE001 - refused, reset, bad URL: this delivery's error
             await self._failed(d, f"{type(exc).__name__}: {exc}"[:300])
             return
         if 200 <= status < 300:
