@@ -60,7 +60,7 @@ def backoff_s(attempts: int, base: float, cap: float, rng: random.Random | None 
 
 
 class Refused(Exception):
-    """The target may not be called (a non-public address, no webhook, a bad URL)."""
+    """The target's host resolves to an address that may not be called (non-public)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +85,14 @@ async def resolve_target(url: str, allowed: frozenset[Any]) -> Target:
                                                              type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise ConnectionError(f"cannot resolve {host}: {exc}") from None
-    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    # an IPv6 link-local answer carries its zone (`fe80::1%eth0`): judge the address itself
+    addresses = list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
     for address in addresses:
-        kind = blocked_address(address)
+        try:
+            ipaddress.ip_address(address)
+            kind = blocked_address(address)
+        except ValueError:
+            kind = "not an IP address"
         if kind is not None:
             raise Refused(f"refused: {host} resolves to {address} ({kind}); only public "
                           "addresses are called unless an admin allows the origin "
@@ -101,6 +106,8 @@ async def resolve_target(url: str, allowed: frozenset[Any]) -> Target:
     netloc = f"{literal}:{port}"
     target = split._replace(netloc=netloc).geturl()
     host_header = split.hostname or host
+    if ":" in host_header:
+        host_header = f"[{host_header}]"
     if split.port is not None:
         host_header = f"{host_header}:{split.port}"
     return Target(target, host_header=host_header,
