@@ -73,3 +73,24 @@ def refusal(url: HttpUrl, allowed: frozenset[Origin]) -> str | None:
         return None
     return (f"callback_url's host {host} is {kind}; only public hosts are called back unless "
             "an admin allows the origin (MODERATION_CALLBACK_ALLOW_ORIGINS).")
+
+
+def origin_text(origin: Origin) -> str:
+    """`scheme://host:port` (the default port written out): how a webhook's origin is kept."""
+    scheme, host, port = origin
+    return f"{scheme}://{host}:{port}"
+
+
+def blocked_address(ip: str) -> str | None:
+    """What kind of non-public address `ip` is (None: public): the delivery worker's check
+    of every address a webhook host resolves to at delivery time."""
+    return _blocked_ip(ip)
+
+
+def outside_origin(url: HttpUrl, registered: str | None) -> str | None:
+    """Why a per-request `callback_url` is refused for a client whose webhook is registered
+    on `registered` (a sentence), or None when it may be used (no webhook: no origin rule)."""
+    if registered is None or origin_text(origin_of(url)) == registered:
+        return None
+    return (f"callback_url must be on this client's registered webhook origin {registered} "
+            "(`moderation webhook set`).")

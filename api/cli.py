@@ -870,6 +870,90 @@ def register_lexicon(lsub: Any) -> None:
     p.set_defaults(func=_guard(_cmd_lexicon_export))
 
 
+# -- webhook ----------------------------------------------------------------------------
+
+
+def _webhook_store(settings: Settings, r: Any) -> Any:
+    from api.secretbox import SecretBox
+    from api.store.webhooks import WebhookStore
+
+    return WebhookStore(r, lambda: SecretBox.from_file(settings.secrets_key_path))
+
+
+def _cmd_webhook_set(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    secret, hook = _run_async(settings, lambda r: _webhook_store(settings, r).set(
+        args.client, args.url, allow_origins=settings.callback_allow_origins, actor=_actor()))
+    print(secret)
+    print(f"webhook of client {hook.client} set to {hook.url} (origin {hook.origin}); the "
+          "signing secret above is shown only once, store it now", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_webhook_rotate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    secret, hook = _run_async(settings, lambda r: _webhook_store(settings, r).rotate(
+        args.client, actor=_actor()))
+    print(secret)
+    print(f"new signing secret for the webhook of client {hook.client}; the old one no longer "
+          "signs; shown only once, store it now", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_webhook_list(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    for hook in _run_async(settings, lambda r: _webhook_store(settings, r).list()):
+        print(json.dumps(hook.to_dict(), ensure_ascii=False))
+    return EXIT_OK
+
+
+def _cmd_webhook_remove(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    hook = _run_async(settings, lambda r: _webhook_store(settings, r).remove(
+        args.client, actor=_actor()))
+    print(f"removed the webhook of client {hook.client}; its undelivered deliveries are "
+          "dropped", file=sys.stderr)
+    return EXIT_OK
+
+
+def _webhook_guard(handler: Callable[[argparse.Namespace], int]
+                   ) -> Callable[[argparse.Namespace], int]:
+    """`_guard`, plus an unusable secrets key file as one sentence (exit 2)."""
+
+    def keyed(args: argparse.Namespace) -> int:
+        from api.keyfile import KeyFileError
+
+        try:
+            return handler(args)
+        except KeyFileError as exc:
+            return _fail(exc.message)
+
+    return _guard(keyed)
+
+
+def _register_webhook(sub: Any) -> None:
+    webhook = sub.add_parser("webhook", help="webhooks that tell portals of final verdicts")
+    wsub = webhook.add_subparsers(dest="webhook_command", required=True)
+    p = wsub.add_parser("set", help="register CLIENT's webhook URL; prints ONLY the new "
+                        "signing secret")
+    p.add_argument("client", metavar="CLIENT")
+    p.add_argument("--url", required=True, help="http(s) URL the service POSTs verdicts to")
+    _add_store_options(p)
+    p.set_defaults(func=_webhook_guard(_cmd_webhook_set))
+    p = wsub.add_parser("rotate-secret", help="a new signing secret for CLIENT's webhook; "
+                        "prints ONLY the secret")
+    p.add_argument("client", metavar="CLIENT")
+    _add_store_options(p)
+    p.set_defaults(func=_webhook_guard(_cmd_webhook_rotate))
+    p = wsub.add_parser("list", help="list webhooks (JSON lines, no secrets)")
+    _add_store_options(p)
+    p.set_defaults(func=_webhook_guard(_cmd_webhook_list))
+    p = wsub.add_parser("remove", help="remove CLIENT's webhook")
+    p.add_argument("client", metavar="CLIENT")
+    _add_store_options(p)
+    p.set_defaults(func=_webhook_guard(_cmd_webhook_remove))
+
+
 # -- registration -----------------------------------------------------------------------
 
 
@@ -965,3 +1049,4 @@ def register(sub: Any) -> None:
     _add_store_options(backup)
     backup.set_defaults(func=_guard(_cmd_backup))
     _register_credentials(sub)
+    _register_webhook(sub)

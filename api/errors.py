@@ -37,6 +37,7 @@ STORE_STATUS: dict[type[se.StoreError], int] = {
     se.ReviewConflict: 409,
     LexiconStale: 409,
     LexiconInvalid: 422,
+    se.DeliveryInFlight: 409,
 }
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",

@@ -24,7 +24,7 @@ from api.lexicon_live import LexiconReloader
 from api.limits import BodyLimit
 from api.logs import configure_logging
 from api.media import JsonOnly
-from api.routes import admin, auth, health, items, moderate
+from api.routes import admin, auth, health, items, moderate, webhooks
 from api.routes import lexicon as lexicon_routes
 from api.routes import review as review_routes
 from api.routes import stats as stats_routes
@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None, moderator: Moderator | None = N
     app.include_router(review_routes.router)
     app.include_router(stats_routes.router)
     app.include_router(lexicon_routes.router)
+    app.include_router(webhooks.router)  # admin: the webhook outbox
     docs.install(app)  # after the API's routes, which are matched first
     app.add_middleware(CompatDispatch)  # vendor SDK calls on `/` (inside the body limit)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,

@@ -36,6 +36,12 @@ STORE_FULL = Counter("moderation_store_full_total",
 LATENCY = Histogram("moderation_request_seconds", "Time to answer, by route", ["route"],
                     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 
+WEBHOOK_DELIVERIES = Counter("moderation_webhook_deliveries_total",
+                             "Webhook delivery attempts by outcome: delivered (2xx), failed "
+                             "(other status, timeout, network), refused (non-public address), "
+                             "dropped (no webhook registered, or the item is gone)",
+                             ["outcome"])
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
@@ -90,3 +96,19 @@ def render(queue_depth: int | None, oldest_age: float | None, *,
         *queue_lines(queues),
     ]
     return text + ("\n".join(lines) + "\n").encode()
+
+
+def webhook_gauges(counts: dict[str, int] | None) -> bytes:
+    """The outbox gauges, read from Redis at scrape time (NaN when Redis did not answer)."""
+    failing = counts["failing"] if counts is not None else "NaN"
+    waiting = counts["waiting"] if counts is not None else "NaN"
+    lines = [
+        "# HELP moderation_webhook_failing Webhook deliveries past their first retries "
+        "(still retried)",
+        "# TYPE moderation_webhook_failing gauge",
+        f"moderation_webhook_failing {failing}",
+        "# HELP moderation_webhook_outbox Webhook deliveries not yet acknowledged",
+        "# TYPE moderation_webhook_outbox gauge",
+        f"moderation_webhook_outbox {waiting}",
+    ]
+    return ("\n".join(lines) + "\n").encode()

@@ -56,7 +56,9 @@ class ModerateRequest(BaseModel):
     ip: IPvAnyAddress | None = None
     callback_url: Annotated[HttpUrl | None, AfterValidator(_public_callback)] = Field(
         None, max_length=2048, description="http(s) URL on a public host (or an origin the "
-        "admin allowed: MODERATION_CALLBACK_ALLOW_ORIGINS)")
+        "admin allowed: MODERATION_CALLBACK_ALLOW_ORIGINS); once the client has a webhook "
+        "(`moderation webhook set`), only on that webhook's origin, and the verdict is POSTed "
+        "there instead of the webhook URL")
 
 
 class BatchRequest(BaseModel):

@@ -90,6 +90,20 @@ class Settings(BaseSettings):
     lexicon_poll_s: float = Field(2.0, gt=0)
     lexicon_dry_run_items: int = Field(1000, ge=1)
     lexicon_dry_run_max_items: int = Field(10_000, ge=1)
+    # Webhook deliveries (api/workers/outbox.py): one worker per deployment (a Redis lock)
+    # POSTs due deliveries; a failure is retried after base * 2^(attempt-1) seconds (jitter
+    # -25 %, capped at webhook_backoff_max_s); from attempt `webhook_failing_after` on the
+    # delivery is listed as failing (and still retried at the cap). A taken delivery is
+    # leased for `webhook_lease_s` (more than the timeout) so no other worker sends it
+    # meanwhile; one taken by a worker that died is sent again when the lease ends.
+    webhook_worker_enabled: bool = True
+    webhook_timeout_s: float = Field(5, gt=0)
+    webhook_lease_s: float = Field(30, gt=0)
+    webhook_poll_s: float = Field(0.1, gt=0)
+    webhook_concurrency: int = Field(32, ge=1)
+    webhook_backoff_base_s: float = Field(1, gt=0)
+    webhook_backoff_max_s: float = Field(3600, gt=0)
+    webhook_failing_after: int = Field(5, ge=1)
 
     @field_validator("callback_allow_origins")
     @classmethod

@@ -9,11 +9,13 @@ import redis.asyncio as aioredis
 
 from api.batcher import MicroBatcher
 from api.live import LiveModerator
+from api.secretbox import SecretBox
 from api.settings import Settings
 from api.store.apikeys import ApiKeyStore, Caller
 from api.store.items import ItemStore
 from api.store.review import ReviewStore
 from api.store.users import UserStore, make_hasher
+from api.store.webhooks import WebhookStore
 from moderation.pipeline import Moderator
 
 
@@ -27,6 +29,7 @@ class AppState:
     users: UserStore
     batcher: MicroBatcher
     review: ReviewStore
+    webhooks: WebhookStore
     # key hash -> (caller, monotonic expiry) of keys that authenticated in this process.
     # The hot path sends the hash with the item to ONE Lua call that re-checks the key and
     # its rate limit; while Redis is unreachable a fresh entry lets a known client get its
@@ -53,6 +56,7 @@ class AppState:
                             failure_window_s=settings.login_window_s,
                             hasher=make_hasher(settings.argon2_time_cost,
                                                settings.argon2_memory_kib)),
+            webhooks=WebhookStore(r, lambda: SecretBox.from_file(settings.secrets_key_path)),
         )
 
     @property

@@ -34,6 +34,7 @@ _SERVICE_COMMANDS = {
     "audit": "the audit log",
     "backup": "write a consistent RDB snapshot and the audit archive to DIR",
     "credentials": "SecretId/SecretKey pairs for the Tencent/Aliyun compatible endpoint",
+    "webhook": "webhooks that tell portals of final verdicts",
 }
 #: `lexicon` subcommands that talk to Redis (registered by `api.cli.register_lexicon` only
 #: when named, so `lexicon check` never imports the service).

@@ -13,6 +13,7 @@ from api.deps import StateDep
 from api.docs import error
 from api.errors import body
 from api.state import AppState
+from api.store import outbox
 from api.store.connection import UNREACHABLE, check_writable
 from api.store.errors import StoreFull, StoreUnavailable
 
@@ -68,5 +69,15 @@ async def prometheus(state: StateDep) -> Response:
     except (TimeoutError, *UNREACHABLE):
         queues, depth, age = None, None, None
     up = depth is not None and await store_problem(state) is None
-    return Response(metrics.render(depth, age, store_up=up, queues=queues),
-                    media_type=metrics.CONTENT_TYPE)
+    text = metrics.render(depth, age, store_up=up, queues=queues)
+    text += metrics.webhook_gauges(await _outbox_counts(state) if depth is not None else None)
+    return Response(text, media_type=metrics.CONTENT_TYPE)
+
+
+async def _outbox_counts(state: AppState) -> dict[str, int] | None:
+    """Webhook deliveries waiting and failing, or None when Redis does not answer."""
+    try:
+        return await asyncio.wait_for(outbox.counts(state.redis),
+                                      state.settings.redis_socket_timeout * 2)
+    except (TimeoutError, *UNREACHABLE):
+        return None

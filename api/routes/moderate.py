@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from api import metrics
 from api.access_log import note
+from api.callbacks import outside_origin
 from api.deps import api_key_of, authenticate_client, unauthorized
 from api.docs import error
 from api.errors import ApiError, body, validation_error
@@ -153,6 +154,7 @@ async def moderate(request: Request) -> JSONResponse:
         status, payload = _degraded(decision, req.data_id, rid, auth.store_error)
     else:
         try:
+            await _check_callback(state, auth.caller.client, req)
             res = await state.items.create(
                 _new_item(auth.caller.client, req, decision.to_dict(), rid),
                 key_hash=auth.key_hash, cost=0 if auth.counted else 1)
@@ -172,6 +174,16 @@ async def moderate(request: Request) -> JSONResponse:
     note(request, decision=done["decision"], item_status=done["status"])
     metrics.LATENCY.labels("moderate").observe(time.perf_counter() - t0)
     return JSONResponse(payload, status_code=status, headers={"X-Request-ID": rid})
+
+
+async def _check_callback(state: AppState, client: str, req: ModerateRequest) -> None:
+    """422 `invalid_callback_url` when the client registered a webhook and `callback_url`
+    is on another origin (one Redis read, only for requests that name a callback)."""
+    if req.callback_url is None:
+        return
+    why = outside_origin(req.callback_url, await state.webhooks.origin(client))
+    if why is not None:
+        raise ApiError(422, "invalid_callback_url", why)
 
 
 def _item_error(index: int, data_id: Any, code: str, message: str, **extra: Any) -> dict:
@@ -229,6 +241,21 @@ async def moderate_batch(request: Request) -> JSONResponse:
             _, code, message = validation_error(list(exc.errors()))
             results[i] = _item_error(i, raw.get("data_id") if isinstance(raw, dict) else None,
                                      code, message)
+    cause = auth.store_error
+    if not auth.degraded and any(r.callback_url is not None for _, r in valid):
+        try:  # the callback_url rule: one read for the whole batch
+            registered = await state.webhooks.origin(auth.caller.client)
+        except StoreUnavailable as exc:
+            registered, cause = None, exc
+        kept = []
+        for i, req in valid:
+            why = None if req.callback_url is None else outside_origin(req.callback_url,
+                                                                       registered)
+            if why is None:
+                kept.append((i, req))
+            else:
+                results[i] = _item_error(i, req.data_id, "invalid_callback_url", why)
+        valid = kept
     as_dicts = [{"content": r.content, "title": r.title, "channel": r.channel} for _, r in valid]
     mod = state.moderator
     if mod.classifier is None and chars <= state.settings.inline_chars:
@@ -242,8 +269,7 @@ async def moderate_batch(request: Request) -> JSONResponse:
         else:
             to_store.append((i, req, out))
     stored: list[Any] | None = None
-    cause = auth.store_error
-    if to_store and not auth.degraded:
+    if to_store and not auth.degraded and cause is None:
         try:
             stored = await state.items.create_many(
                 [_new_item(auth.caller.client, req, d.to_dict(), rid) for _, req, d in to_store],

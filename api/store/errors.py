@@ -80,3 +80,9 @@ class ReviewConflict(StoreError):
         super().__init__(message)
         self.code = code
         self.extra = extra
+
+
+class DeliveryInFlight(StoreError):
+    """An admin asked to retry a webhook delivery that a worker is sending right now."""
+
+    code = "delivery_in_flight"

@@ -36,7 +36,7 @@ LEXICON_CURRENT = PREFIX + "lexicon:current"  # string: the live version number
 
 
 def webhook(client: str) -> str:
-    """A client's registered webhook (URL, origin, signing secret hash; review workflow)."""
+    """A client's registered webhook (URL, origin, signing secret sealed by `api.secretbox`)."""
     return f"{PREFIX}webhook:{client}"
 
 
@@ -141,3 +141,9 @@ def lexicon_version(version: int) -> str:
 def lexicon_draft(draft_id: str) -> str:
     """One draft: its base version, changes, author, status (JSON)."""
     return f"{PREFIX}lexicon:draft:{draft_id}"
+
+
+# Webhooks (review workflow): which clients registered one; the delivery worker's lock.
+WEBHOOKS = PREFIX + "webhooks"  # set of client names with a `webhook(client)` hash
+OUTBOX_LOCK = PREFIX + "outbox:lock"  # string owner token with a TTL (one worker at a time)
+DELIVERY_PREFIX = delivery("")  # the outbox worker's Lua builds delivery keys from ids

@@ -31,6 +31,7 @@ class Task:
     run: Callable[[], Awaitable[object]]
     interval: float
     lock: RedisLock | None = None  # set: a singleton task, run only while holding the lock
+    on_stop: Callable[[], Awaitable[object]] | None = None  # cleanup after its loop ends
 
     @property
     def singleton(self) -> bool:
@@ -52,9 +53,11 @@ class Supervisor:
         return task
 
     def singleton(self, name: str, interval: float, run: Callable[[], Awaitable[object]], *,
-                  lock: RedisLock) -> Task:
-        """Add a task that runs in one process of the deployment (whoever holds `lock`)."""
-        task = Task(name, run, interval, lock)
+                  lock: RedisLock,
+                  on_stop: Callable[[], Awaitable[object]] | None = None) -> Task:
+        """Add a task that runs in one process of the deployment (whoever holds `lock`);
+        `on_stop` ends what its rounds left running (e.g. webhook sends in flight)."""
+        task = Task(name, run, interval, lock, on_stop)
         self.tasks.append(task)
         return task
 
@@ -83,6 +86,10 @@ class Supervisor:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._running.clear()
+        for task in self.tasks:
+            if task.on_stop is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(task.on_stop(), 2)
         for task in self.tasks:
             if task.lock is not None:
                 with contextlib.suppress(Exception):

@@ -13,6 +13,7 @@ from api.lexicon_live import LexiconReloader
 from api.state import AppState
 from api.store import keys
 from api.workers.lock import RedisLock
+from api.workers.outbox import OutboxWorker, outbox_lock
 from api.workers.supervisor import Supervisor
 
 
@@ -28,6 +29,10 @@ def build_supervisor(state: AppState) -> Supervisor:
         supervisor.singleton("audit-sealer", settings.sealer_interval_s, sealer.seal_pass,
                              lock=lock)
     add_review_tasks(supervisor, state)
+    if settings.webhook_worker_enabled:
+        worker = OutboxWorker(state.redis, settings, state.webhooks)
+        supervisor.singleton("webhook-outbox", settings.webhook_poll_s, worker.run_round,
+                             lock=outbox_lock(state.redis), on_stop=worker.stop)
     return supervisor
 
 

@@ -48,6 +48,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def make_settings(redis_url: str, data_dir: Path, **over: Any) -> Settings:
     base: dict[str, Any] = dict(redis_url=redis_url, data_dir=data_dir, sealer_enabled=False,
+                                webhook_worker_enabled=False,  # webhook tests start theirs
                                 model="none", workers=1,
                                 # cheap argon2 for tests; the default is 64 MiB, t=3
                                 argon2_time_cost=1, argon2_memory_kib=1024)
