@@ -124,7 +124,7 @@ class Sealer:
         self.lock = lock or sealer_lock(r)
         self._seal = r.register_script(SEAL_BATCH_LUA)
         self._trim = r.register_script(TRIM_ARCHIVED_LUA)
-        self._last_retention = 0.0
+        self._last_retention: float | None = None  # the first pass applies retention
         self._logged: dict[str, float] = {}
         self.refused: str | None = None  # why the last pass sealed nothing, if it refused
 
@@ -156,7 +156,7 @@ class Sealer:
             if not await self._archive():
                 break
             await asyncio.sleep(0)
-        if time.monotonic() - self._last_retention > 3600:
+        if self._last_retention is None or time.monotonic() - self._last_retention > 3600:
             self._apply_retention()
             self._last_retention = time.monotonic()
         return sealed
