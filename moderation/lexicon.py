@@ -24,7 +24,7 @@ import ahocorasick
 from moderation.categories import CATEGORIES, SEVERITIES
 from moderation.errors import LexiconError
 from moderation.evasion.bidi import reordering_spans
-from moderation.evasion.guard import inside_word, ordinary_homophone
+from moderation.evasion.guard import MAX_WORD, common_swap, inside_word, spans_break
 from moderation.evasion.matcher import FuzzyCandidate, FuzzyMatcher
 from moderation.normalize import (
     CHINESE_NUMERALS,
@@ -282,9 +282,11 @@ class Lexicon:
         for cand in _dedupe(found):
             term = self.terms[cand.term_index]
             start, end = cand.start, cand.end
-            hit = _hit(text, norm, field, term, cand)
-            if _ordinary(text, norm, term, cand, hit):
+            if cand.kind == "homophone" and common_swap(norm.text[start:end], term.key):
                 continue  # ordinary text: not a hit at all, not even a suppressed one
+            hit = _hit(text, norm, field, term, cand)
+            if _ordinary(text, norm, cand, hit):
+                continue
             covered = any(a <= start and end <= b for a, b in allowed)
             if not covered and self.evasion:
                 covered = _joins_latin_word(norm, start, end)
@@ -294,8 +296,6 @@ class Lexicon:
         return LexiconMatch(tuple(hits), tuple(suppressed))
 
 
-#: The match kinds checked against jieba's dictionary before they count.
-_GUARDED = frozenset(("homophone", "split"))
 #: The match kinds whose hits are capped at `review` (tone-less sound is ambiguous).
 _CAPPED = frozenset(("pinyin", "homophone"))
 #: The pseudo-term of a bidi override that reorders what a reader sees.
@@ -366,25 +366,21 @@ def _joins_latin_word(norm: Normalized, start: int, end: int) -> bool:
     )
 
 
-def _ordinary(text: str, norm: Normalized, term: Term, cand: FuzzyCandidate, hit: Hit) -> bool:
+def _ordinary(text: str, norm: Normalized, cand: FuzzyCandidate, hit: Hit) -> bool:
     """Whether a fuzzy candidate is ordinary text that only resembles the term: initials
-    typed in capitals (`CNN` is not 操你娘), a homophone made of more common characters or
-    across a sentence break, a homophone or split spelling inside a dictionary word."""
+    typed in capitals (`CNN` is not 操你娘), a homophone across a sentence break, a
+    homophone or split spelling inside a dictionary word (`moderation.evasion.guard`)."""
     if cand.initials:
         return not hit.text.islower()
-    if cand.kind == "homophone" and ordinary_homophone(hit.text, term.key):
+    if cand.kind not in ("homophone", "split"):
+        return False
+    if cand.kind == "homophone" and spans_break(hit.text):
         return True
-    return cand.kind in _GUARDED and _guard_rejects(text, norm, cand)
-
-
-def _guard_rejects(text: str, norm: Normalized, cand: FuzzyCandidate) -> bool:
-    """Whether a homophone or split candidate lies inside an ordinary word (see guard)."""
-    lo = max(0, cand.start - WORD_CONTEXT)
-    hi = min(len(norm.text), cand.end + WORD_CONTEXT)
-    window = _window(text, norm, lo, hi)
-    if cand.kind == "split":
-        return inside_word(window, lo, (), (cand.changed[0], cand.changed[1]))
-    return inside_word(window, lo, cand.changed)
+    lo = max(0, cand.start - MAX_WORD)
+    window = _window(text, norm, lo, min(len(norm.text), cand.end + MAX_WORD))
+    if cand.kind == "homophone":
+        return inside_word(window, lo, cand.changed)
+    return inside_word(window, lo, (), (cand.changed[0], cand.changed[1]))
 
 
 #: Characters of context on each side of a `word`-mode hit given to the segmenter.

@@ -112,8 +112,8 @@ def _tables() -> _Tables:
             continue
         ch = chr(cp)
         folded = _fold_char(ch, t2s)
-        if folded != _fold_char(ch, t2s, variants=False):
-            variants.add(ch)
+        if folded != _fold_char(ch, t2s, variants=False) and not _is_noise(folded):
+            variants.add(ch)  # a look-alike; invisible letters are plain noise
         if folded == ch:
             continue
         if len(folded) == 1 and cp < 0x10000:

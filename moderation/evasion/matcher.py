@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import ahocorasick
 
 from moderation.evasion.readings import is_han, term_initials, term_readings
-from moderation.evasion.sound import SoundView
+from moderation.evasion.sound import sound_view
 from moderation.evasion.split import split_keys
 
 
@@ -62,13 +62,9 @@ class FuzzyMatcher:
     def sound_hits(self, folded: str) -> list[FuzzyCandidate]:
         if self._empty:
             return []
-        view = SoundView(folded)
         out: list[FuzzyCandidate] = []
-        for end_index, (length, targets) in self._automaton.iter(view.text):
-            span = view.to_folded(end_index - length + 1, end_index + 1)
-            if span is None:
-                continue
-            start, end = span
+        for end_index, (length, targets) in self._automaton.iter(sound_view(folded)):
+            start, end = end_index - length + 1, end_index + 1
             typed = folded[start:end]
             for index, initials in targets:
                 found = self._classify(typed, start, end, index, initials)
