@@ -216,7 +216,7 @@ class Lexicon:
         self._allow_keys = frozenset(normalize_term(p) for p in self.allow)
         self.content_hash = content_hash(self.terms, self._allow_keys)
         self._fuzzy = FuzzyMatcher(
-            [(i, t.key) for i, t in enumerate(self.terms) if t.fuzzy and evasion]
+            [(i, t.key) for i, t in enumerate(self.terms) if evasion and _fuzzy(t)]
         )
         self._automaton = self._build()
         self.has_word_terms = any(t.match == "word" for t in self.terms)
@@ -294,6 +294,13 @@ class Lexicon:
                 covered = not _on_token_boundaries(text, norm, start, end)
             (suppressed if covered else hits).append(hit)
         return LexiconMatch(tuple(hits), tuple(suppressed))
+
+
+def _fuzzy(term: Term) -> bool:
+    """Whether a term gets fuzzy forms: not with `fuzzy=no`, and not a `word` term of two
+    characters (`大麻`, `人妖`): those are already parts of ordinary words as written, their
+    sound-alikes even more so, and checking each with the segmenter costs a millisecond."""
+    return term.fuzzy and not (term.match == "word" and len(term.key) <= 2)
 
 
 #: The match kinds whose hits are capped at `review` (tone-less sound is ambiguous).

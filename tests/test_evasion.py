@@ -205,3 +205,10 @@ def test_evasion_off_finds_exact_only(lexicon: Lexicon) -> None:
     assert plain.match("出售yao头丸").hits == ()
     assert plain.match("出售瑶头丸").hits == ()
     assert [h.match_kind for h in plain.match("出售摇头丸").hits] == ["exact", "exact"]
+
+
+def test_two_character_word_terms_have_no_fuzzy_forms(lexicon: Lexicon) -> None:
+    # 大麻 is a `word` term: `大妈`, `大吗`, `da麻` are never it; 乱伦 (word) likewise, but
+    # the longer 出售大麻 still has its pinyin form.
+    assert {h.term for h in lexicon.match("买da麻，说大吗").hits} == set()
+    assert [h.match_kind for h in lexicon.match("出售da麻").hits] == ["pinyin"]
