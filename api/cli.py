@@ -802,7 +802,7 @@ def _cmd_lexicon_import(args: argparse.Namespace) -> int:
                                  note=args.note or "")
         if not replace and base is not None:
             added = tuple(TermRow(t.term, t.category, t.severity, t.match, args.note or "",
-                                  actor, now) for t in report.terms)
+                                  actor, now, t.fuzzy) for t in report.terms)
             new = Content(base.terms + added, base.allow)
         meta = await versions.publish(new, base=current, actor=actor, role="cli",
                                       action="import", note=args.note or "",

@@ -127,6 +127,9 @@ class HitOut(BaseModel):
     start: int
     end: int
     text: str
+    match_kind: Literal["exact", "variant", "pinyin", "homophone", "split"] = Field(
+        "exact", description="how it matched: as written, through a look-alike or variant "
+                             "character, pinyin, a homophone, or split characters")
 
 
 class PiiOut(BaseModel):

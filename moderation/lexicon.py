@@ -23,7 +23,16 @@ import ahocorasick
 
 from moderation.categories import CATEGORIES, SEVERITIES
 from moderation.errors import LexiconError
-from moderation.normalize import CHINESE_NUMERALS, Normalized, normalize, normalize_term
+from moderation.evasion.bidi import reordering_spans
+from moderation.evasion.guard import MAX_WORD, common_swap, inside_word, spans_break
+from moderation.evasion.matcher import FuzzyCandidate, FuzzyMatcher
+from moderation.normalize import (
+    CHINESE_NUMERALS,
+    Normalized,
+    normalize,
+    normalize_term,
+    variant_sources,
+)
 from moderation.types import Hit
 
 MATCH_MODES = ("substring", "word")
@@ -40,6 +49,9 @@ class Term:
     severity: str
     match: str = "substring"
     source: str = ""
+    #: False (`fuzzy=no`): only exact and variant spellings count, no pinyin, homophones
+    #: or split characters.
+    fuzzy: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,15 +72,39 @@ class _Problem:
         return f"{self.path}:{self.line}: {self.message}"
 
 
+FUZZY_VALUES = {"fuzzy=yes": True, "fuzzy=no": False}
+
+
+def _options(
+    cols: list[str], path: str, lineno: int, problems: list[_Problem]
+) -> tuple[str, bool] | None:
+    """The optional columns after severity: a match mode and/or `fuzzy=yes|no`."""
+    match, fuzzy = "substring", True
+    for raw in cols:
+        value = raw.strip()
+        if value.startswith("fuzzy"):
+            if value not in FUZZY_VALUES:
+                problems.append(_Problem(path, lineno, f"fuzzy must be fuzzy=yes or fuzzy=no, "
+                                                       f"not {value!r}"))
+                return None
+            fuzzy = FUZZY_VALUES[value]
+        else:
+            match = value
+    return match, fuzzy
+
+
 def _parse_term_line(line: str, path: str, lineno: int, problems: list[_Problem]) -> Term | None:
     cols = line.split("\t")
-    if len(cols) not in (3, 4):
+    if len(cols) not in (3, 4, 5):
         problems.append(
-            _Problem(path, lineno, f"expected 3 or 4 tab-separated columns, found {len(cols)}")
+            _Problem(path, lineno, f"expected 3 to 5 tab-separated columns, found {len(cols)}")
         )
         return None
     term, category, severity = (c.strip() for c in cols[:3])
-    match = cols[3].strip() if len(cols) == 4 else "substring"
+    options = _options(cols[3:], path, lineno, problems)
+    if options is None:
+        return None
+    match, fuzzy = options
     if category not in CATEGORIES:
         problems.append(_Problem(path, lineno, f"unknown category {category!r}"))
         return None
@@ -84,7 +120,7 @@ def _parse_term_line(line: str, path: str, lineno: int, problems: list[_Problem]
     if not key:
         problems.append(_Problem(path, lineno, f"term {term!r} is empty after normalization"))
         return None
-    return Term(term, key, category, severity, match, f"{path}:{lineno}")
+    return Term(term, key, category, severity, match, f"{path}:{lineno}", fuzzy)
 
 
 def _content_lines(path: Path) -> Iterable[tuple[int, str]]:
@@ -147,7 +183,11 @@ def content_hash(terms: Sequence[Term], allow_keys: Iterable[str]) -> str:
     Two directories that differ only in comments, order, file split or evasion-equivalent
     spellings hash the same, so a rollback to an older version reproduces its hash.
     """
-    rows = sorted([t.key, t.category, t.severity, t.match] for t in terms)
+    # `fuzzy=no` joins a row only where it is set, so lexicons without it keep their hashes.
+    rows = sorted(
+        [t.key, t.category, t.severity, t.match] + ([] if t.fuzzy else ["fuzzy=no"])
+        for t in terms
+    )
     phrases = sorted(set(allow_keys))
     canonical = json.dumps(
         {"allow": phrases, "terms": rows}, ensure_ascii=False, separators=(",", ":")
@@ -164,28 +204,38 @@ class Lexicon:
         allow: Iterable[str] = (),
         *,
         version: int | None = None,
+        evasion: bool = True,
     ) -> None:
+        """`evasion=False` turns the evasion layer's own matching off (pinyin, homophones,
+        split characters, Latin word edges): only for measuring what the layer changes."""
         self.terms: tuple[Term, ...] = tuple(terms)
+        self.evasion = evasion
         self.allow: tuple[str, ...] = tuple(allow)
         self.version = version
         # Folded once: the hash and the automaton both use the matching forms.
         self._allow_keys = frozenset(normalize_term(p) for p in self.allow)
         self.content_hash = content_hash(self.terms, self._allow_keys)
+        self._fuzzy = FuzzyMatcher(
+            [(i, t.key) for i, t in enumerate(self.terms) if evasion and _fuzzy(t)]
+        )
         self._automaton = self._build()
         self.has_word_terms = any(t.match == "word" for t in self.terms)
 
     def _build(self) -> ahocorasick.Automaton:
-        # One automaton holds terms and allow phrases; each key's value says which it is.
-        entries: dict[str, list[int]] = {}
+        # One automaton holds terms, their split spellings and allow phrases; each key's
+        # value says which it is: (length, term index or -1, is allow, split group or None).
+        entries: dict[str, list] = {}
         for index, term in enumerate(self.terms):
             if term.key in entries:
                 raise LexiconError(f"duplicate term {term.term!r} ({term.source})")
-            entries[term.key] = [index, -1]
+            entries[term.key] = [index, False, None]
         for key in self._allow_keys:
-            entries.setdefault(key, [-1, -1])[1] = 1
+            entries.setdefault(key, [-1, False, None])[1] = True
+        for key, (index, group) in self._fuzzy.split.items():
+            entries.setdefault(key, [index, False, group])
         automaton = ahocorasick.Automaton()
-        for key, (term_index, is_allow) in entries.items():
-            automaton.add_word(key, (len(key), term_index, is_allow == 1))
+        for key, (term_index, is_allow, group) in entries.items():
+            automaton.add_word(key, (len(key), term_index, is_allow, group))
         if entries:
             automaton.make_automaton()
         return automaton
@@ -209,30 +259,135 @@ class Lexicon:
     def match(self, text: str, field: str = "content") -> LexiconMatch:
         """Find the terms in `text`; spans are offsets into `text` itself."""
         norm = normalize(text)
+        bidi = [_bidi_hit(text, field, a, b) for a, b in reordering_spans(text)]
         if len(self._automaton) == 0 or not norm.text:
-            return LexiconMatch((), ())
-        found: list[tuple[int, int, Term]] = []
+            return LexiconMatch(tuple(bidi), ())
+        found: list[FuzzyCandidate] = []
         allowed: list[tuple[int, int]] = []
-        for end_index, (length, term_index, is_allow) in self._automaton.iter(norm.text):
+        for end_index, (length, term_index, is_allow, group) in self._automaton.iter(norm.text):
             start = end_index - length + 1
             if term_index >= 0:
-                found.append((start, end_index + 1, self.terms[term_index]))
+                if group is None:
+                    found.append(FuzzyCandidate(start, end_index + 1, term_index, "exact"))
+                else:
+                    comps = (start + group[0], start + group[1])
+                    found.append(FuzzyCandidate(start, end_index + 1, term_index, "split", comps))
             if is_allow:
                 allowed.append((start, end_index + 1))
+        found.extend(self._fuzzy.sound_hits(norm.text))
         if not found:
-            return LexiconMatch((), ())
-        hits: list[Hit] = []
+            return LexiconMatch(tuple(bidi), ())
+        hits: list[Hit] = list(bidi)
         suppressed: list[Hit] = []
-        for start, end, term in found:
-            ostart, oend = norm.to_original(start, end)
-            hit = Hit(
-                field, term.term, term.category, term.severity, ostart, oend, text[ostart:oend]
-            )
+        for cand in _dedupe(found):
+            term = self.terms[cand.term_index]
+            start, end = cand.start, cand.end
+            if cand.kind == "homophone" and common_swap(norm.text[start:end], term.key):
+                continue  # ordinary text: not a hit at all, not even a suppressed one
+            hit = _hit(text, norm, field, term, cand)
+            if _ordinary(text, norm, cand, hit):
+                continue
             covered = any(a <= start and end <= b for a, b in allowed)
+            if not covered and self.evasion:
+                covered = _joins_latin_word(norm, start, end)
             if not covered and term.match == "word":
                 covered = not _on_token_boundaries(text, norm, start, end)
             (suppressed if covered else hits).append(hit)
         return LexiconMatch(tuple(hits), tuple(suppressed))
+
+
+def _fuzzy(term: Term) -> bool:
+    """Whether a term gets fuzzy forms: not with `fuzzy=no`, and not a `word` term of two
+    characters (`大麻`, `人妖`): those are already parts of ordinary words as written, their
+    sound-alikes even more so, and checking each with the segmenter costs a millisecond."""
+    return term.fuzzy and not (term.match == "word" and len(term.key) <= 2)
+
+
+#: The match kinds whose hits are capped at `review` (tone-less sound is ambiguous).
+_CAPPED = frozenset(("pinyin", "homophone"))
+#: The pseudo-term of a bidi override that reorders what a reader sees.
+BIDI_TERM = "bidi-override"
+
+
+def _bidi_hit(text: str, field: str, start: int, end: int) -> Hit:
+    return Hit(field, BIDI_TERM, "other", "review", start, end, text[start:end], "variant")
+
+
+def _dedupe(found: list[FuzzyCandidate]) -> list[FuzzyCandidate]:
+    """One candidate per term and span, the most exact kind first; a fuzzy candidate that
+    overlaps an exact hit of the same term adds nothing."""
+    rank = {"exact": 0, "split": 1, "homophone": 2, "pinyin": 3}
+    found.sort(key=lambda c: (c.start, c.end, rank[c.kind]))
+    exact = {(c.term_index, c.start, c.end) for c in found if c.kind == "exact"}
+    kept: dict[tuple[int, int, int], FuzzyCandidate] = {}
+    for c in found:
+        key = (c.term_index, c.start, c.end)
+        if key in kept:
+            continue
+        if c.kind != "exact" and any(
+            t == c.term_index and s < c.end and c.start < e for t, s, e in exact
+        ):
+            continue
+        kept[key] = c
+    return list(kept.values())
+
+
+def _hit(text: str, norm: Normalized, field: str, term: Term, cand: FuzzyCandidate) -> Hit:
+    ostart, oend = norm.to_original(cand.start, cand.end)
+    typed = text[ostart:oend]
+    kind = cand.kind
+    if kind == "exact" and not variant_sources().isdisjoint(typed):
+        kind = "variant"
+    severity = "review" if kind in _CAPPED else term.severity
+    return Hit(field, term.term, term.category, severity, ostart, oend, typed, kind)
+
+
+def _is_latin(ch: str) -> bool:
+    return "a" <= ch <= "z"
+
+
+def _joins_latin_word(norm: Normalized, start: int, end: int) -> bool:
+    """Whether the hit begins or ends inside a longer Latin word.
+
+    Letters typed next to each other form one word; a space, punctuation or any other noise
+    between two letters is a word boundary that folding removed. So `xxx` fires in
+    `free xxx video` and `f.r.e.e xxx` but not in `xxxl`, and `sex` not in `this ex`.
+    """
+    folded, offsets = norm.text, norm.offsets
+
+    def adjacent(i: int) -> bool:  # folded i and i + 1 were typed side by side
+        return offsets is None or offsets[i + 1] - offsets[i] <= 1
+
+    if (
+        start > 0
+        and _is_latin(folded[start])
+        and _is_latin(folded[start - 1])
+        and adjacent(start - 1)
+    ):
+        return True
+    return (
+        end < len(folded)
+        and _is_latin(folded[end - 1])
+        and _is_latin(folded[end])
+        and adjacent(end - 1)
+    )
+
+
+def _ordinary(text: str, norm: Normalized, cand: FuzzyCandidate, hit: Hit) -> bool:
+    """Whether a fuzzy candidate is ordinary text that only resembles the term: initials
+    typed in capitals (`CNN` is not 操你娘), a homophone across a sentence break, a
+    homophone or split spelling inside a dictionary word (`moderation.evasion.guard`)."""
+    if cand.initials:
+        return not hit.text.islower()
+    if cand.kind not in ("homophone", "split"):
+        return False
+    if cand.kind == "homophone" and spans_break(hit.text):
+        return True
+    lo = max(0, cand.start - MAX_WORD)
+    window = _window(text, norm, lo, min(len(norm.text), cand.end + MAX_WORD))
+    if cand.kind == "homophone":
+        return inside_word(window, lo, cand.changed)
+    return inside_word(window, lo, (), (cand.changed[0], cand.changed[1]))
 
 
 #: Characters of context on each side of a `word`-mode hit given to the segmenter.
@@ -251,36 +406,42 @@ def _on_token_boundaries(text: str, norm: Normalized, start: int, end: int) -> b
 
     lo = max(0, start - WORD_CONTEXT)
     hi = min(len(norm.text), end + WORD_CONTEXT)
-    offsets = norm.offsets
-    window = "".join(
-        original
-        if (original := text[i if offsets is None else offsets[i]]) in CHINESE_NUMERALS
-        else norm.text[i]
-        for i in range(lo, hi)
-    )
+    window = _window(text, norm, lo, hi)
     bounds = {lo}
     for _, _, tok_end in tokenize(window):
         bounds.add(lo + tok_end)
     return start in bounds and end in bounds
 
 
+def _window(text: str, norm: Normalized, lo: int, hi: int) -> str:
+    """Folded text [lo, hi) with Chinese numerals as the user wrote them (for jieba)."""
+    offsets = norm.offsets
+    return "".join(
+        original
+        if (original := text[i if offsets is None else offsets[i]]) in CHINESE_NUMERALS
+        else norm.text[i]
+        for i in range(lo, hi)
+    )
+
+
 # -- building from rows and writing TSV (lexicon management) ------------------------------
 
 
 def make_term(term: str, category: str, severity: str, match: str = "substring",
-              source: str = "") -> Term:
+              source: str = "", fuzzy: bool = True) -> Term:
     """One validated `Term` from its columns; `LexiconError` names what is wrong.
 
     The same rules as a TSV line (`_parse_term_line`), for rows that come from an API body
     or a stored version rather than a file.
     """
     problems: list[_Problem] = []
-    cols = [term, category, severity, match]
+    cols = [term, category, severity, match] + ([] if fuzzy else ["fuzzy=no"])
     found = _parse_term_line("\t".join(cols), source, 0, problems)
     if found is None or any("\t" in c or "\n" in c for c in cols):
         message = problems[0].message if problems else "tabs and newlines are not allowed"
         raise LexiconError(f"{term!r}: {message}")
-    return Term(found.term, found.key, found.category, found.severity, found.match, source)
+    return Term(found.term, found.key, found.category, found.severity, found.match, source,
+                found.fuzzy)
 
 
 def with_version(lexicon: Lexicon, version: int | None) -> Lexicon:
@@ -310,8 +471,9 @@ def write_directory(directory: str | Path, terms: Sequence[Term], allow: Sequenc
     top = f"# {header}\n" if header else ""
     for category, rows in sorted(by_category.items()):
         lines = [
-            "\t".join([t.term, t.category, t.severity] + ([t.match] if t.match != "substring"
-                                                          else []))
+            "\t".join([t.term, t.category, t.severity]
+                      + ([t.match] if t.match != "substring" else [])
+                      + ([] if t.fuzzy else ["fuzzy=no"]))
             for t in sorted(rows, key=lambda t: t.key)
         ]
         path = root / f"{category}.tsv"

@@ -23,6 +23,8 @@ from functools import lru_cache
 
 import opencc
 
+from moderation.evasion.variants import variant_fold
+
 #: Chinese numerals folded to ASCII digits, so a term written with one numeral form matches
 #: text written with any other (`三级片`, `3级片`, `叁级片`, `③级片`, `⑶级片`, `Ⅲ级片`).
 _CHINESE_DIGITS = {
@@ -59,7 +61,7 @@ def _is_noise(ch: str) -> bool:
     return _NOISE_RE.fullmatch(ch) is not None
 
 
-def _fold_char(ch: str, t2s: opencc.OpenCC) -> str:
+def _fold_char(ch: str, t2s: opencc.OpenCC, *, variants: bool = True) -> str:
     """Fold one code point to its matching form (possibly empty or several characters)."""
     cat = unicodedata.category(ch)
     if cat in ("Nl", "No") and ch not in _CHINESE_DIGITS:
@@ -70,6 +72,11 @@ def _fold_char(ch: str, t2s: opencc.OpenCC) -> str:
     if "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or len(out) == 1:
         out = t2s.convert(out)
     out = "".join(_CHINESE_DIGITS.get(c, c) for c in out)
+    variant = variant_fold(ch, out, t2s) if variants else None
+    if variant is not None:
+        if _is_noise(variant):
+            return variant  # an invisible letter (Hangul filler): noise like the others
+        out = variant
     # Characters that fold into noise plus something (⑶ → "(3)", ⒈ → "1.") keep the part
     # that matters; pure noise stays as it is and is stripped later.
     kept = "".join(c for c in out if not _is_noise(c))
@@ -86,6 +93,9 @@ class _Tables:
     #: characters whose folding is not one BMP code point (⑩ → "10", ß → "ss", 𝐬 → "s");
     #: BMP ones map to `_EXPANDS` in `one_to_one`, so one translate also detects them.
     expanding: dict[str, str]
+    #: code points folded by the evasion layer's variant data (`moderation.evasion.variants`):
+    #: a hit whose original text holds one is a `variant` match.
+    variant_sources: frozenset[str]
 
 
 @lru_cache(maxsize=1)
@@ -93,6 +103,7 @@ def _tables() -> _Tables:
     t2s = opencc.OpenCC("t2s")
     one = list(range(0x10000))
     expanding: dict[str, str] = {}
+    variants: set[str] = set()
     code_points = list(range(0x10000))
     for lo, hi in _EXTRA_RANGES:
         code_points.extend(range(lo, hi))
@@ -101,6 +112,8 @@ def _tables() -> _Tables:
             continue
         ch = chr(cp)
         folded = _fold_char(ch, t2s)
+        if folded != _fold_char(ch, t2s, variants=False) and not _is_noise(folded):
+            variants.add(ch)  # a look-alike; invisible letters are plain noise
         if folded == ch:
             continue
         if len(folded) == 1 and cp < 0x10000:
@@ -113,7 +126,12 @@ def _tables() -> _Tables:
     strip: list[int | None] = [
         folded if folded == marker or not _is_noise(chr(folded)) else None for folded in one
     ]
-    return _Tables(one, strip, expanding)
+    return _Tables(one, strip, expanding, frozenset(variants))
+
+
+def variant_sources() -> frozenset[str]:
+    """The code points that fold only through the evasion layer's variant data."""
+    return _tables().variant_sources
 
 
 def warm_up() -> None:

@@ -35,3 +35,23 @@ def warm_up() -> None:
 def tokenize(text: str) -> Iterator[tuple[str, int, int]]:
     """Yield (word, start, end) over `text` in default (accurate) mode, HMM on."""
     yield from _get().tokenize(text)
+
+
+def is_dictionary_word(word: str) -> bool:
+    """Whether `word` is in jieba's dictionary (not a word its HMM guessed)."""
+    return _get().FREQ.get(word, 0) > 0
+
+
+_ranks: dict[str, int] | None = None
+
+
+def char_rank(ch: str) -> int:
+    """A character's rank among jieba's single-character words by frequency (0 = most
+    frequent); characters it does not list rank last."""
+    global _ranks
+    if _ranks is None:
+        freq = _get().FREQ
+        singles = sorted((w for w, f in freq.items() if len(w) == 1 and f > 0),
+                         key=lambda w: -freq[w])
+        _ranks = {w: i for i, w in enumerate(singles)}
+    return _ranks.get(ch, len(_ranks))

@@ -16,7 +16,12 @@ Outcome = Literal["pass", "review", "block"]
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One lexicon term found in a field; `text` is `original[start:end]`."""
+    """One lexicon term found in a field; `text` is `original[start:end]`.
+
+    `match_kind` says how the term matched: `exact` (as written, up to what normalization
+    folds), `variant` (through a look-alike or variant character: `сеx`, `薬`), `pinyin`
+    (`mi药`, `miyao`, initials), `homophone` (`谜药`) or `split` (`木仓` for 枪).
+    """
 
     field: str
     term: str
@@ -25,6 +30,7 @@ class Hit:
     start: int
     end: int
     text: str
+    match_kind: str = "exact"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -100,7 +100,8 @@ def test_content_hash_ignores_comments_order_and_spelling(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("content", "line", "message"),
     [
-        ("冰毒\tdrugs\n", 1, "expected 3 or 4"),
+        ("冰毒\tdrugs\n", 1, "expected 3 to 5"),
+        ("冰毒\tdrugs\tblock\tfuzzy=maybe\n", 1, "fuzzy must be"),
         ("# ok\n冰毒\tnarcotics\tblock\n", 2, "unknown category"),
         ("冰毒\tdrugs\tban\n", 1, "severity"),
         ("冰毒\tdrugs\tblock\tregex\n", 1, "match must be"),

@@ -32,6 +32,18 @@ from moderation.normalize import normalize, normalize_term
         ("冰_毒", "冰毒"),
         ("⑩号", "10号"),  # expanding numeral
         ("𝐬𝐞𝐱", "sex"),  # mathematical bold letters
+        ("ѕех", "sex"),  # Cyrillic look-alikes (Unicode confusables)
+        ("Κ粉", "k粉"),  # Greek capital kappa
+        ("к粉", "k粉"),  # Cyrillic small ka takes its capital's look-alike
+        ("Ιnfo", "info"),  # Greek capital iota is an I, not an l
+        ("弾薬", "弹药"),  # Japanese shinjitai beyond t2s (OpenCC jp2t)
+        ("赌\u3164博", "赌博"),  # Hangul filler (a default-ignorable letter)
+        ("赌\u115f\u1160\uffa0博", "赌博"),
+        ("赌\u2800博", "赌博"),  # Braille blank
+        ("赌\u00ad博", "赌博"),  # soft hyphen
+        ("赌\u202e\u2066博", "赌博"),  # bidi controls
+        ("赌\U000e0041博", "赌博"),  # tag character
+        ("芸芸众生", "芸芸众生"),  # everyday simplified characters are never refolded
     ],
 )
 def test_folding(text: str, folded: str) -> None:
@@ -126,3 +138,11 @@ def test_astral_characters(text: str, folded: str, span: str) -> None:
     assert norm.text == folded
     start, end = norm.to_original(0, len(folded))
     assert text[start:end] == span
+
+
+def test_variant_sources_are_look_alikes_not_noise() -> None:
+    from moderation.normalize import variant_sources
+
+    sources = variant_sources()
+    assert {"к", "Κ", "薬"} <= sources
+    assert "\u3164" not in sources and "a" not in sources

@@ -133,6 +133,7 @@ def test_types_listed() -> None:
         "ipv6",
         "passport",
         "license_plate",
+        "qq",
     }
 
 
@@ -628,3 +629,41 @@ def test_property_full_width_finds_the_same_spans(text: str) -> None:
     assert [(f.type, f.start, f.end, f.validated) for f in find_pii(wide)] == [
         (f.type, f.start, f.end, f.validated) for f in find_pii(text)
     ]
+
+
+# --- numbers spelled to dodge the recognizers (evasion) ------------------------------------
+
+SPELLED = [
+    # (text, type, what the user typed, masked form)
+    ("电话幺三九一二三四五六七八，速联", "mobile", "幺三九一二三四五六七八", "幺三九****五六七八"),
+    ("壹叁玖 壹贰叁肆 伍陆柒捌", "mobile", "壹叁玖 壹贰叁肆 伍陆柒捌", "壹叁玖 **** 伍陆柒捌"),
+    ("联系1 3 9 1 2 3 4 5 6 7 8", "mobile", "1 3 9 1 2 3 4 5 6 7 8", "1 3 9 * * * * 5 6 7 8"),
+    ("手机一八六.零零幺二.三四五六", "mobile", "一八六.零零幺二.三四五六", "一八六.****.三四五六"),
+    ("加QQ：一二三四五六七八九", "qq", "一二三四五六七八九", "一二*****八九"),
+    ("扣扣 12345678 详聊", "qq", "12345678", "12****78"),
+    ("企鹅号 9 8 7 6 5 4 3", "qq", "9 8 7 6 5 4 3", "9 8 * * * 4 3"),
+]
+
+
+@pytest.mark.parametrize(("text", "kind", "typed", "masked"), SPELLED)
+def test_spelled_numbers_are_found_with_their_real_span(
+    text: str, kind: str, typed: str, masked: str
+) -> None:
+    (finding,) = find_pii(text)
+    assert (finding.type, text[finding.start : finding.end]) == (kind, typed)
+    assert finding.masked == masked
+    assert mask_text(text, [finding]) == text.replace(typed, masked)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "十一月二十五日上午九点",  # dates in numerals are not numbers
+        "一二三四五，上山打老虎",  # no keyword, not a mobile
+        "我有一二三四五六七八九个问题",
+        "编号 1 2 3 4 5 6 7 8 9 0 1",  # spaced but not a mobile (and no QQ keyword)
+        "QQ群很多，一二三四都有",  # four numerals are no QQ number
+    ],
+)
+def test_numerals_in_ordinary_text_are_not_pii(text: str) -> None:
+    assert find_pii(text) == []

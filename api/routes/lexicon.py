@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api import audit
 from api.access_log import LogUser
@@ -41,6 +41,7 @@ class TermIn(BaseModel):
     category: str = Field(max_length=32)
     severity: str = Field(max_length=16)
     match: str | None = Field(None, max_length=16)
+    fuzzy: StrictBool = Field(True, description="false: no pinyin, homophone or split forms")
     note: str | None = Field(None, max_length=500)
 
 

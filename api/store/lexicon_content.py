@@ -41,15 +41,16 @@ class TermRow:
     note: str = ""
     author: str = ""
     time: str = ""
+    fuzzy: bool = True  # False (`fuzzy=no`): no pinyin, homophone or split forms
 
     @property
     def key(self) -> str:
         return normalize_term(self.term)
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         return {"term": self.term, "category": self.category, "severity": self.severity,
-                "match": self.match, "note": self.note, "author": self.author,
-                "time": self.time}
+                "match": self.match, "fuzzy": self.fuzzy, "note": self.note,
+                "author": self.author, "time": self.time}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +75,13 @@ class Content:
     @classmethod
     def from_terms(cls, terms: Iterable[Term], allow: Iterable[str], *, author: str,
                    time: str, note: str = "") -> Content:
-        return cls(tuple(TermRow(t.term, t.category, t.severity, t.match, note, author, time)
-                         for t in terms),
+        return cls(tuple(TermRow(t.term, t.category, t.severity, t.match, note, author, time,
+                                 t.fuzzy) for t in terms),
                    tuple(AllowRow(p, note, author, time) for p in allow))
 
     def library_terms(self) -> list[Term]:
         return [Term(r.term, normalize_term(r.term), r.category, r.severity, r.match,
-                     f"row {i + 1}") for i, r in enumerate(self.terms)]
+                     f"row {i + 1}", r.fuzzy) for i, r in enumerate(self.terms)]
 
     @property
     def content_hash(self) -> str:
@@ -100,7 +101,8 @@ class Content:
 
     def dumps(self) -> str:
         raw = json.dumps({"terms": [[r.term, r.category, r.severity, r.match, r.note,
-                                     r.author, r.time] for r in self.terms],
+                                     r.author, r.time] + ([] if r.fuzzy else [False])
+                                    for r in self.terms],
                           "allow": [[a.phrase, a.note, a.author, a.time] for a in self.allow]},
                          ensure_ascii=False, separators=(",", ":"))
         return "z:" + base64.b64encode(zlib.compress(raw.encode("utf-8"), 6)).decode("ascii")
@@ -116,11 +118,16 @@ class Content:
 
 def _check_row(raw: dict[str, Any], where: str) -> TermRow:
     try:
+        fuzzy = raw.get("fuzzy", True)
+        if not isinstance(fuzzy, bool):
+            raise LexiconError("fuzzy must be true or false")
         t = make_term(str(raw.get("term", "")), str(raw.get("category", "")),
-                      str(raw.get("severity", "")), str(raw.get("match") or "substring"))
+                      str(raw.get("severity", "")), str(raw.get("match") or "substring"),
+                      fuzzy=fuzzy)
     except LexiconError as exc:
         raise DraftInvalid([f"{where}: {exc.message}"]) from None
-    return TermRow(t.term, t.category, t.severity, t.match, str(raw.get("note") or ""))
+    return TermRow(t.term, t.category, t.severity, t.match, str(raw.get("note") or ""),
+                   fuzzy=t.fuzzy)
 
 
 def apply_changes(base: Content, changes: dict[str, Any], *, author: str, time: str

@@ -28,7 +28,11 @@ How it works (CONTRACTS.md, "Decisions"):
 - Masked forms keep the span's length (`139****5678`, `+86 139-****-5678`,
   `6222 **** **** 1234`, `110105********1234`, `z********@example.gov.cn`), so
   `mask_text` returns a text of the same length with every offset unchanged.
-- Speed: a text without a digit or `@` returns after one regex search (under 1 µs); other
+- Spelled numbers (`moderation/pii/spelled.py`): mobiles written with Chinese numerals
+  (`幺三九…`, `壹叁玖…`) or digits spaced apart one or two at a time, and QQ numbers (5-11
+  digits, plain or spelled) after `QQ`/`扣扣`/`企鹅`, keep the span the user typed.
+- Speed: a text without a digit or `@` (and no run of five numerals) returns after two regex
+  searches (under 1 µs); other
   texts are cut into chunks of PII-like characters and only chunks long enough for a type
   run that type's pattern (about 3 µs for an 80-character comment with a few numbers).
 """
@@ -38,6 +42,8 @@ from __future__ import annotations
 from moderation.pii import recognizers as _r
 from moderation.pii.masking import mask_text, masked_form
 from moderation.pii.recognizers import Candidate, fold_width
+from moderation.pii.spelled import RUN as _SPELLED
+from moderation.pii.spelled import spelled_candidates
 from moderation.types import PiiFinding
 
 PII_TYPES: tuple[str, ...] = (
@@ -51,6 +57,7 @@ PII_TYPES: tuple[str, ...] = (
     "ipv6",
     "passport",
     "license_plate",
+    "qq",
 )
 
 PRECEDENCE: tuple[str, ...] = (
@@ -59,6 +66,7 @@ PRECEDENCE: tuple[str, ...] = (
     "bank_card",
     "mobile",
     "landline",
+    "qq",
     "passport",
     "license_plate",
     "email",
@@ -72,9 +80,16 @@ __all__ = ["PII_TYPES", "PRECEDENCE", "find_pii", "fold_width", "mask_text"]
 
 def find_pii(text: str, field: str = "content") -> list[PiiFinding]:
     """Every piece of personal information in `text`, non-overlapping, sorted by start."""
-    if not _r.TRIGGER.search(text):
+    plain = _r.TRIGGER.search(text) is not None
+    if not plain and not _SPELLED.search(text):
         return []
-    folded, cands = _r.candidates(text)
+    folded, cands = _r.candidates(text) if plain else (text, [])
+    runs, spelled = spelled_candidates(text)
+    if spelled:
+        # Spelled runs read as ASCII digits, one code point for one, for masking.
+        for start, end, digits in runs:
+            folded = folded[:start] + digits + folded[end:]
+        cands = cands + spelled
     return [
         PiiFinding(
             field=field,

@@ -246,7 +246,8 @@ def test_lexicon_routes_need_the_admin_role(lex, call, state):
 
 
 def test_suggestions_come_from_rejected_items_the_lexicon_missed(lex, admin, api_key, rdb):
-    rejected = ["想要的加薇芯私聊有货", "有货，加薇芯详谈", "加薇芯，价格好说", "路灯坏了没人修"]
+    # a code word the lexicon does not know, even through its evasion layer
+    rejected = ["想要的蓝精灵私聊有货", "有货，蓝精灵详谈", "蓝精灵，价格好说", "路灯坏了没人修"]
     approved = ["路灯坏了请尽快维修", "小区路灯坏了", "路灯坏了三天了"]
     for i, text in enumerate(rejected + approved):
         moderate(lex, api_key, f"s-{i}", text)
@@ -255,7 +256,25 @@ def test_suggestions_come_from_rejected_items_the_lexicon_missed(lex, admin, api
     got = lex.get("/v1/lexicon/suggestions", headers=admin).json()
     assert got["rejected_items"] == 4 and got["approved_items"] == 3
     terms = [s["term"] for s in got["suggestions"]]
-    assert terms and "薇芯" in terms[0], got
+    assert terms and "精灵" in terms[0], got
     top = got["suggestions"][0]
     assert top["rejected"] == 3 and top["approved"] == 0 and len(top["examples"]) == 3
     assert not any("路灯" in t for t in terms)
+
+
+def test_a_term_opts_out_of_fuzzy_forms_through_a_draft(lex, admin, api_key):
+    """`fuzzy` travels through drafts, stored versions and the live automaton: pinyin of a
+    term fires until the term is edited to `fuzzy: false`."""
+    pinyin = "本店出售假zheng件，价格优惠"
+    assert publish(lex, admin, draft(lex, admin, add=[NEW_TERM])["id"]).status_code == 200
+    (hit,) = moderate(lex, api_key, "f-1", pinyin)["hits"]
+    assert hit["match_kind"] == "pinyin" and hit["text"] == "出售假zheng件"
+    edit = {**NEW_TERM, "fuzzy": False}
+    assert publish(lex, admin, draft(lex, admin, edit=[edit])["id"]).status_code == 200
+    assert moderate(lex, api_key, "f-2", pinyin)["hits"] == []
+    assert moderate(lex, api_key, "f-3")["hits"][0]["match_kind"] == "exact"
+    page = lex.get("/v1/lexicon/terms", headers=admin, params={"q": "出售假证件"}).json()
+    assert page["terms"][0]["fuzzy"] is False
+    bad = lex.post("/v1/lexicon/drafts", headers=admin,
+                   json={"edit": [{**NEW_TERM, "fuzzy": "no"}]})
+    assert bad.status_code == 422 and "fuzzy" in bad.text
