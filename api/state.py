@@ -12,6 +12,7 @@ from api.live import LiveModerator
 from api.settings import Settings
 from api.store.apikeys import ApiKeyStore, Caller
 from api.store.items import ItemStore
+from api.store.replicas import ReplicaAcks
 from api.store.users import UserStore, make_hasher
 from moderation.pipeline import Moderator
 
@@ -39,7 +40,8 @@ class AppState:
             live=live,
             redis=r,
             items=ItemStore(r, ttl_s=settings.item_ttl_s,
-                            default_rate=settings.rate_limit_per_s),
+                            default_rate=settings.rate_limit_per_s,
+                            acks=ReplicaAcks.from_settings(settings)),
             batcher=MicroBatcher(live),
             apikeys=ApiKeyStore(r, default_rate=settings.rate_limit_per_s),
             users=UserStore(r, session_ttl_s=settings.session_ttl_s,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from api.audit import keyfile
 from api.audit.sealer import Sealer, sealer_lock
 from api.state import AppState
+from api.store.replicas import ReplicaAcks
 from api.workers.supervisor import Supervisor
 
 
@@ -21,7 +22,8 @@ def build_supervisor(state: AppState) -> Supervisor:
         key = keyfile.load_or_create(settings.audit_key_path)  # one file shared by the host
         sealer = Sealer(state.redis, settings.audit_path, key,
                         tail_keep=settings.audit_redis_tail,
-                        retention_days=settings.retention_days, lock=lock)
+                        retention_days=settings.retention_days, lock=lock,
+                        acks=ReplicaAcks.from_settings(settings))
         supervisor.singleton("audit-sealer", settings.sealer_interval_s, sealer.seal_pass,
                              lock=lock)
     return supervisor
