@@ -134,17 +134,25 @@ class HaSet:
              "--masterauth", self.password, "--logfile", str(d / "redis.log"), *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def _start_sentinel(self, i: int, port: int) -> None:
+    def _start_sentinel(self, i: int, port: int, ids: list[str]) -> None:
         d = self.root / f"sentinel{i}"
         d.mkdir(parents=True, exist_ok=True)
         conf = d / "sentinel.conf"  # Sentinel rewrites its configuration: one file each
+        # The replicas and the other Sentinels are named up front (as Sentinel itself
+        # records them), so the set is complete at once instead of after discovery
+        # (replicas are otherwise found by INFO every 10 s).
+        known = "".join(f"sentinel known-replica {MASTER} 127.0.0.1 {p}\n"
+                        for p in self.redis_ports[1:])
+        known += "".join(f"sentinel known-sentinel {MASTER} 127.0.0.1 {p} {ids[j]}\n"
+                         for j, p in enumerate(self.sentinel_ports) if j != i)
         conf.write_text(
             f"port {port}\nbind 127.0.0.1\ndir {d}\nlogfile {d / 'sentinel.log'}\n"
+            f"sentinel myid {ids[i]}\n"
             f"sentinel monitor {MASTER} 127.0.0.1 {self.redis_ports[0]} 2\n"
             f"sentinel auth-pass {MASTER} {self.password}\n"
             f"sentinel down-after-milliseconds {MASTER} {self.down_after_ms}\n"
             f"sentinel failover-timeout {MASTER} {self.failover_timeout_ms}\n"
-            f"sentinel parallel-syncs {MASTER} 2\n")
+            f"sentinel parallel-syncs {MASTER} 2\n" + known)
         conf.chmod(0o600)
         self.procs[f"sentinel{i}"] = subprocess.Popen(
             [shutil.which("redis-server") or "redis-server", str(conf), "--sentinel"],
@@ -162,8 +170,9 @@ class HaSet:
         _wait(lambda: self._redis(self.redis_ports[0]).info("replication")
               .get("connected_slaves") == 2, "both replicas connecting")
         self.sentinel_ports = [free_port() for _ in range(3)]
+        ids = [secrets.token_hex(20) for _ in self.sentinel_ports]
         for i, port in enumerate(self.sentinel_ports):
-            self._start_sentinel(i, port)
+            self._start_sentinel(i, port, ids)
 
         def agreed() -> bool:
             for port in self.sentinel_ports:
