@@ -131,7 +131,9 @@ class HaSet:
             [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(d),
              "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
              "--maxmemory-policy", "noeviction", "--requirepass", self.password,
-             "--masterauth", self.password, "--logfile", str(d / "redis.log"), *extra],
+             "--masterauth", self.password, "--logfile", str(d / "redis.log"),
+             # a replica that was cut off catches up from the backlog (no full resync)
+             "--repl-backlog-size", "64mb", "--repl-diskless-sync-delay", "0", *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def _start_sentinel(self, i: int, port: int, ids: list[str]) -> None:
