@@ -133,7 +133,8 @@ class HaSet:
              "--maxmemory-policy", "noeviction", "--requirepass", self.password,
              "--masterauth", self.password, "--logfile", str(d / "redis.log"),
              # a replica that was cut off catches up from the backlog (no full resync)
-             "--repl-backlog-size", "64mb", "--repl-diskless-sync-delay", "0", *extra],
+             "--repl-backlog-size", "64mb", "--repl-diskless-sync-delay", "0",
+             "--shutdown-timeout", "1", *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def _start_sentinel(self, i: int, port: int, ids: list[str]) -> None:

@@ -73,13 +73,14 @@ def pair(tmp_path):
     procs: list[RedisProc] = []
 
     def make(*extra: str) -> RedisProc:  # a replica's first sync starts at once
-        p = RedisProc(tmp_path / f"r{len(procs)}", "--repl-diskless-sync-delay", "0", *extra)
+        p = RedisProc(tmp_path / f"r{len(procs)}", "--repl-diskless-sync-delay", "0",
+                      "--shutdown-timeout", "0", *extra)
         procs.append(p)
         return p.start()
 
     yield make
-    for p in procs:
-        p.stop()
+    for p in procs:  # nothing is read back: no need for a clean shutdown
+        p.stop(kill=True)
 
 
 def _replica_of(make, primary: RedisProc, *extra: str) -> RedisProc:
@@ -139,6 +140,8 @@ def test_a_demoted_primary_answers_503_with_the_decision_never_500(pair, setting
         key = _api_key(c)
         item = {"data_id": "ro-1", "channel": "post", "content": REVIEW}
         assert c.post("/v1/moderate", headers=bearer(key), json=item).status_code == 200
+        sync = redis.Redis(port=primary.port)  # the replica holds all (one connection)
+        assert sync.set("pm:test:marker", "1") and sync.wait(1, 5000) == 1
         # the failover: the replica is promoted, the old primary follows it
         redis.Redis(port=replica.port).replicaof("NO", "ONE")
         redis.Redis(port=primary.port).replicaof("127.0.0.1", str(replica.port))
