@@ -67,9 +67,11 @@ def _actor() -> str:
 
 @contextlib.contextmanager
 def _redis(settings: Settings) -> Iterator[tuple[str, Path | None]]:
-    """(url, password file) of the Redis to use; an embedded one is started if none runs."""
-    if settings.redis_url:
-        yield settings.redis_url, settings.redis_password_file
+    """(url, password file) of the Redis to use; an embedded one is started if none runs.
+    With MODERATION_REDIS_SENTINELS the url is `redis+sentinel://…`: `connect` finds the
+    primary through the Sentinels (api/store/sentinel.py)."""
+    if settings.store_url:
+        yield settings.store_url, settings.redis_password_file
         return
     from api.redis_server import EmbeddedRedis
 
@@ -120,8 +122,8 @@ def _guard(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
             err = exc.errors()[0]
             return _fail(f"invalid setting {'.'.join(map(str, err['loc']))}: {err['msg']}")
         except UNREACHABLE as exc:
-            return _fail(f"Redis is unreachable ({type(exc).__name__}); check REDIS_URL or "
-                         "--data-dir.")
+            return _fail(f"Redis is unreachable ({type(exc).__name__}); check REDIS_URL, "
+                         "MODERATION_REDIS_SENTINELS or --data-dir.")
 
     return wrapped
 
@@ -181,6 +183,12 @@ def _export_env(settings: Settings, url: str, pw_file: Path | None) -> None:
         value = getattr(settings, name)
         if value is not None:
             env["MODERATION_" + name.upper()] = str(value)
+    if settings.redis_sentinels:  # workers find the primary themselves, through Sentinel
+        del env["REDIS_URL"]
+        env["MODERATION_REDIS_SENTINELS"] = settings.redis_sentinels
+        env["MODERATION_REDIS_MASTER"] = settings.redis_master or ""
+        if settings.redis_password:
+            env["MODERATION_REDIS_PASSWORD"] = settings.redis_password
     os.environ.update(env)
     if settings.workers > 1:
         prom = settings.data_dir.resolve() / "prometheus"
@@ -202,6 +210,15 @@ def _start_watchdog(server: Any) -> Any:
     watchdog = RedisWatchdog(server, on_restart=STORE_RESTARTS.inc)
     watchdog.start()
     return watchdog
+
+
+async def _check_replicas(settings: Settings, r: Any, pw_file: Path | None) -> list[str]:
+    """The start checks (AOF, noeviction) on the primary's replicas, where readable."""
+    from api.store.replicas import check_replicas
+
+    password = pw_file.read_text().strip() if pw_file else settings.redis_password
+    return await check_replicas(r, password=password, required=settings.min_replica_acks,
+                                timeout=max(settings.redis_socket_timeout, 2.0))
 
 
 def _run_uvicorn(settings: Settings, moderator: Any) -> None:
@@ -249,7 +266,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                      "stop what uses that port or choose another --port.")
 
     server = watchdog = None
-    url, pw_file = settings.redis_url, settings.redis_password_file
+    url, pw_file = settings.store_url, settings.redis_password_file
     was_running = False
     if not url:
         server = EmbeddedRedis(settings.data_dir, appendfsync=settings.redis_appendfsync)
@@ -266,7 +283,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                         password_file=pw_file)
             try:
                 await r.ping()
-                return await check_server(r)
+                return await check_server(r) + await _check_replicas(settings, r, pw_file)
             finally:
                 await r.aclose()
 
@@ -275,6 +292,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
         _export_env(settings, url, pw_file)
         where = f"embedded in {server.dir}" if server else "at REDIS_URL"
+        if settings.redis_sentinels:
+            where = f"primary {settings.redis_master!r} through Sentinel"
         print(f"moderation: serving on http://{settings.host}:{settings.port} with "
               f"{settings.workers} worker(s); Redis {where}", file=sys.stderr)
         from api.logs import configure_logging
@@ -576,6 +595,10 @@ def _cmd_backup(args: argparse.Namespace) -> int:
             env = dict(os.environ)
             if url.startswith("unix://"):
                 target = ["-s", url.removeprefix("unix://").split("?")[0]]
+            elif settings.redis_sentinels:
+                target = _sentinel_primary(settings)
+                if settings.redis_password:
+                    env["REDISCLI_AUTH"] = settings.redis_password
             else:
                 target = ["-u", url]
             if pw_file:
@@ -607,6 +630,18 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _sentinel_primary(settings: Settings) -> list[str]:
+    """redis-cli's `-h HOST -p PORT` of the primary the Sentinels name now."""
+    import asyncio
+
+    from api.store.sentinel import primary_address
+
+    assert settings.store_url is not None
+    host, port = asyncio.run(primary_address(
+        settings.store_url, timeout=max(settings.redis_socket_timeout, 5.0)))
+    return ["-h", host, "-p", str(port)]
+
+
 def _key_files(settings: Settings) -> dict[str, Path]:
     """The key files a backup carries, by their name in the backup."""
     return {"audit.key": settings.audit_key_path, "secrets.key": settings.secrets_key_path}
@@ -631,7 +666,7 @@ def _restore(settings: Settings, src: Path) -> int:
     its AOF from it, and put the audit segments and the audit key back."""
     from api.redis_server import EmbeddedRedis
 
-    if settings.redis_url:
+    if settings.store_url:
         return _fail("--restore works on the embedded Redis only; for REDIS_URL restore the "
                      "RDB with your Redis tooling (see README).")
     rdb = src / "dump.rdb"

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import metrics
 from api.store import errors as se
-from api.store.connection import is_full, store_full
+from api.store.connection import failing_over, is_full, store_full
 from api.store.lexicon_versions import LexiconInvalid, LexiconStale
 from moderation.errors import InputError, ModerationError
 
@@ -124,6 +124,8 @@ def install(app: FastAPI) -> None:
         # OOM is `store_full` like any other, every other Redis error stays a logged 500.
         if is_full(exc):
             return await _store(request, store_full())
+        if failing_over(exc):  # a demoted primary (READONLY) or a cut replica (MASTERDOWN)
+            return await _unreachable(request, exc)
         return await _unexpected(request, exc)
 
     async def _unreachable(_: Request, exc: Exception) -> JSONResponse:

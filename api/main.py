@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, moderator: Moderator | None = N
     """Build the service. Without arguments, settings come from the environment (workers)."""
     parent_watch.guard_from_env()  # a worker spawned by `serve` ends when `serve` dies
     settings = settings or Settings()
-    if settings.redis_url is None:
+    if settings.store_url is None:
         raise RuntimeError("REDIS_URL is not set; start the service with `moderation serve`.")
     if moderator is None:
         configure_logging()
@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, moderator: Moderator | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        r = connect(settings.redis_url, timeout=settings.redis_socket_timeout,
+        r = connect(settings.store_url, timeout=settings.redis_socket_timeout,
                     password_file=settings.redis_password_file)
         app.state.app_state = AppState.build(settings, moderator, r)
         reloader = app.state.lexicon_reloader = LexiconReloader(

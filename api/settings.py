@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     redis_password_file: Path | None = None
     redis_socket_timeout: float = Field(0.5, gt=0)
     redis_appendfsync: Literal["always", "everysec"] = "everysec"
+    # High availability (README "Running on several machines"): the primary is found
+    # through Sentinel instead of REDIS_URL; a 200 waits for `min_replica_acks` replicas.
+    redis_master: str | None = None
+    redis_password: str | None = None  # of the data nodes (not of the Sentinels)
+    redis_sentinels: str | None = None  # host:port,host:port,...
+    min_replica_acks: int = Field(0, ge=0)
+    replica_ack_timeout_ms: int = Field(500, ge=1)
 
     item_ttl_days: float = Field(30, gt=0)
     retention_days: float = Field(180, gt=0)
@@ -112,6 +119,31 @@ class Settings(BaseSettings):
 
         parse_origins(value)  # a bad entry is a start-up error naming it
         return value
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinels(cls, value: str | None, info: ValidationInfo) -> str | None:
+        from api.store.sentinel import parse_sentinels
+
+        if value is None or not value.strip():
+            return None
+        parse_sentinels(value)  # a bad entry is a start-up error naming it
+        if info.data.get("redis_url"):
+            raise ValueError("set either REDIS_URL or MODERATION_REDIS_SENTINELS, not both")
+        if not info.data.get("redis_master"):
+            raise ValueError("MODERATION_REDIS_MASTER must name the primary that the "
+                             "Sentinels monitor")
+        return value.strip()
+
+    @property
+    def store_url(self) -> str | None:
+        """Where the store is: REDIS_URL, or the Sentinel set as a `redis+sentinel://` URL
+        that `api.store.connection.connect` follows through failovers; None: embedded."""
+        if self.redis_sentinels and self.redis_master:
+            from api.store.sentinel import sentinel_url
+
+            return sentinel_url(self.redis_sentinels, self.redis_master, self.redis_password)
+        return self.redis_url
 
     @property
     def audit_path(self) -> Path:

@@ -13,6 +13,7 @@ from api.secretbox import SecretBox
 from api.settings import Settings
 from api.store.apikeys import ApiKeyStore, Caller
 from api.store.items import ItemStore
+from api.store.replicas import ReplicaAcks
 from api.store.review import ReviewStore
 from api.store.users import UserStore, make_hasher
 from api.store.webhooks import WebhookStore
@@ -45,7 +46,8 @@ class AppState:
             redis=r,
             items=ItemStore(r, ttl_s=settings.item_ttl_s,
                             default_rate=settings.rate_limit_per_s,
-                            policy=lambda: live.current.policy),
+                            policy=lambda: live.current.policy,
+                            acks=ReplicaAcks.from_settings(settings)),
             batcher=MicroBatcher(live),
             review=ReviewStore(r, policy=lambda: live.current.policy,
                                lease_s=settings.lease_seconds, ttl_s=settings.item_ttl_s,

@@ -92,14 +92,17 @@ async def _conn_worker(port: int, requests: list[bytes], latencies: list[float])
         writer.close()
 
 
-def drive(port: int, requests: list[bytes], concurrency: int) -> dict[str, float]:
-    """Send all requests over `concurrency` keep-alive connections; latency per request."""
+def drive(port: int | list[int], requests: list[bytes], concurrency: int) -> dict[str, float]:
+    """Send all requests over `concurrency` keep-alive connections; latency per request.
+    Several ports (API processes): the connections are spread over them in turn."""
     latencies: list[float] = []
     shares = [requests[i::concurrency] for i in range(concurrency)]
+    ports = port if isinstance(port, list) else [port]
 
     async def main() -> float:
         t0 = time.perf_counter()
-        await asyncio.gather(*(_conn_worker(port, s, latencies) for s in shares))
+        await asyncio.gather(*(_conn_worker(ports[i % len(ports)], s, latencies)
+                               for i, s in enumerate(shares)))
         return time.perf_counter() - t0
 
     try:
@@ -182,8 +185,13 @@ def main() -> int:
     ap.add_argument("--model-run", default="default",
                     help="classifier of the second service run (none: skip it)")
     ap.add_argument("--model-requests", type=int, default=1_000)
+    ap.add_argument("--sentinel", action="store_true",
+                    help="only the Sentinel set (scripts/ha): two API processes on a primary "
+                         "with two replicas, with MIN_REPLICA_ACKS 0 and then 1")
     args = ap.parse_args()
     texts = comments()
+    if args.sentinel:
+        return sentinel_bench(args, texts)
     tmp = Path(tempfile.mkdtemp(prefix="bench-", dir="/tmp"))
     data = tmp / "var"
     env = {k: v for k, v in os.environ.items()
@@ -281,6 +289,47 @@ def main() -> int:
               f"  ({args.model_requests} requests; ratio to the lexicon path "
               f"{m['rps'] / s['rps']:.3f})")
     print(json.dumps({**results, "redis_bytes_per_item": per_item, **breakdown}))
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def sentinel_bench(args: argparse.Namespace, texts: list[str]) -> int:
+    """req/s and p99 through the Sentinel set with MIN_REPLICA_ACKS 0 and 1: the cost of
+    waiting (WAIT) for one replica to confirm each item before the 200."""
+    sys.path.insert(0, str(REPO / "scripts" / "ha"))
+    from ha_set import HaSet
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ha-", dir="/tmp"))
+    results: dict[str, dict[str, float]] = {}
+    for acks in (0, 1):
+        ha = HaSet(tmp / f"acks{acks}", acks=acks)
+        try:
+            ha.start_store()
+            ha.start_apis(timeout=180)
+            key = ha.cli("apikey", "create", "bench").stdout.strip()
+
+            def reqs(prefix: str, n: int, key: str = key) -> list[bytes]:
+                return [http_post("/v1/moderate", {"data_id": f"{prefix}-{i}",
+                                                   "channel": "comment",
+                                                   "content": texts[i % len(texts)]}, key)
+                        for i in range(n)]
+
+            drive(ha.api_ports, reqs("warm", args.warmup), args.concurrency)
+            results[f"acks{acks}"] = drive(ha.api_ports, reqs("run", args.requests),
+                                           args.concurrency)
+        finally:
+            ha.stop()
+    print(f"Sentinel set: primary + 2 replicas (AOF everysec) + 3 Sentinels, 2 API processes "
+          f"(1 worker each, no model), {args.requests} requests after {args.warmup} warm-up, "
+          f"{args.concurrency} keep-alive connections, {os.cpu_count()} CPU cores")
+    for acks in (0, 1):
+        r = results[f"acks{acks}"]
+        print(f"  MIN_REPLICA_ACKS={acks}  {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
+              f"p95 {r['p95_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms")
+    a0, a1 = results["acks0"], results["acks1"]
+    print(f"  cost of one replica acknowledgement: {a1['rps'] / a0['rps']:.2f} of the req/s, "
+          f"p99 {a1['p99_ms'] - a0['p99_ms']:+.2f} ms")
+    print(json.dumps(results))
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

@@ -34,6 +34,8 @@ from api import audit
 from api.audit import chain, files, keyfile
 from api.audit.files import segments
 from api.store import keys
+from api.store.errors import StoreUnavailable
+from api.store.replicas import ReplicaAcks, confirmed
 from api.workers.lock import RedisLock
 
 __all__ = ["Sealer", "id_key", "sealer_lock", "segments"]
@@ -113,6 +115,7 @@ class Sealer:
     def __init__(
         self, r: aioredis.Redis, audit_dir: Path, key: bytes, *, tail_keep: int = 10_000,
         retention_days: float = 180, batch: int = 200, lock: RedisLock | None = None,
+        acks: ReplicaAcks | None = None,
     ) -> None:
         self.r = r
         self.audit_dir = audit_dir
@@ -127,6 +130,10 @@ class Sealer:
         self._last_retention: float | None = None  # the first pass applies retention
         self._logged: dict[str, float] = {}
         self.refused: str | None = None  # why the last pass sealed nothing, if it refused
+        # MODERATION_MIN_REPLICA_ACKS: nothing reaches disk (head.json, segments) before
+        # that many replicas hold it, so a failover never takes back what disk records.
+        self.acks = acks or ReplicaAcks()
+        self.unconfirmed = False
 
     @property
     def token(self) -> str:
@@ -150,7 +157,7 @@ class Sealer:
             if n < self.batch:
                 break
             await asyncio.sleep(0)  # let requests run between batches
-        if self.refused:
+        if self.refused or self.unconfirmed:
             return sealed
         for _ in range(100):  # keep up with bursts, but yield to requests between batches
             if not await self._archive():
@@ -265,6 +272,9 @@ class Sealer:
         )
         if not ok:
             return 0
+        self.unconfirmed = not await self._replicated()
+        if self.unconfirmed:  # sealed in Redis; head.json follows once replicas confirm
+            return 0
         files.write_head(self.audit_dir, self.key, _head_of(entries[-1][0], prev, seq, lost))
         return len(entries)
 
@@ -300,6 +310,8 @@ class Sealer:
                                               "prev_hash": prev, "hash": meta["hash"],
                                               "event": event, **flags}))
             prev = meta["hash"]
+        if lines and not await self._replicated():
+            return False
         if lines:
             day = datetime.now(UTC).strftime("%Y%m%d")
             files.append_lines(self.audit_dir / f"segment-{day}.jsonl", lines)
@@ -309,6 +321,17 @@ class Sealer:
             args=[self.token, ids[-1], prev, last.get("seq", ""), *ids],
         )
         return int(trimmed) >= 0  # -1: the lock moved to another sealer
+
+    async def _replicated(self) -> bool:
+        """Whether the replicas required (`acks`) hold all the primary holds now."""
+        try:
+            if await confirmed(self.r, self.acks):
+                return True
+        except StoreUnavailable:
+            pass
+        self._warn(f"fewer than {self.acks.replicas} replica(s) confirmed the sealed state; "
+                   "head.json and the archive wait until they do")
+        return False
 
     @staticmethod
     def _prev_of_archive(state: dict[str, str], done: dict[str, Any] | None,

@@ -75,6 +75,9 @@ class VerifyReport:
     anchor: str | None = None  # "found" or "older than retention" when one was given
     first_break: Break | None = None
     notes: list[str] = field(default_factory=list)
+    # The segment files read, in chain order: on several hosts, proof that this run saw the
+    # shared audit directory (README "Running on several machines"), not a host's own.
+    segments: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -252,6 +255,8 @@ async def _check(r: aioredis.Redis, snap: _Snapshot, audit_dir: Path, key: bytes
     anchor_id = state.get("anchor_id")
     anchor_seen = False
     for name, n, line in _segment_lines(audit_dir):
+        if not rep.segments or rep.segments[-1] != name:
+            rep.segments.append(name)
         where = f"{name}:{n}"
         try:
             sid, seq, row_prev, stored, text, flags = _disk_row(line)

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from api.store import keys
+from api.store import keys, sentinel
 from api.store.errors import StoreFull, StoreUnavailable
 
 UNREACHABLE = (rexc.ConnectionError, rexc.TimeoutError, OSError)
@@ -40,13 +41,10 @@ def store_full() -> StoreFull:
 
 
 def connect(url: str, *, timeout: float, password_file: Path | None = None) -> aioredis.Redis:
-    """An asyncio client for `redis://`, `rediss://` or `unix://` URLs (lazy: no I/O here)."""
+    """An asyncio client for `redis://`, `rediss://` or `unix://` URLs, or for the primary
+    of a Sentinel set (`redis+sentinel://`, `api.store.sentinel`); lazy: no I/O here."""
     password = password_file.read_text().strip() if password_file else None
-    kwargs = {}
-    if password:
-        kwargs["password"] = password
-    return aioredis.Redis.from_url(
-        url,
+    kwargs: dict[str, Any] = dict(
         decode_responses=True,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
@@ -55,8 +53,18 @@ def connect(url: str, *, timeout: float, password_file: Path | None = None) -> a
         # timeout: a call that does not answer within the timeout is "unreachable".
         retry=Retry(NoBackoff(), 1, supported_errors=(rexc.ConnectionError,)),
         max_connections=256,
-        **kwargs,
     )
+    if sentinel.is_sentinel_url(url):
+        return sentinel.connect(url, password=password, **kwargs)
+    if password:
+        kwargs["password"] = password
+    return aioredis.Redis.from_url(url, **kwargs)
+
+
+def failing_over(exc: BaseException) -> bool:
+    """Whether a Redis error means "this node is not (or no longer) a writable primary":
+    a demoted primary answers READONLY, a replica cut from its primary MASTERDOWN."""
+    return isinstance(exc, (rexc.ReadOnlyError, rexc.MasterDownError))
 
 
 @asynccontextmanager
@@ -70,6 +78,9 @@ async def unavailable() -> AsyncIterator[None]:
     except rexc.ResponseError as exc:
         if is_full(exc):
             raise store_full() from exc
+        if failing_over(exc):
+            raise StoreUnavailable("The store (Redis) is failing over to a new primary.") \
+                from exc
         raise
 
 

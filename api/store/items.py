@@ -18,14 +18,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis import exceptions as rexc
 
 from api import audit
 from api.store import keys
 from api.store.apikeys import key_rate_limited
 from api.store.connection import unavailable
-from api.store.errors import DataIdConflict, NotFound, StoreError, Unauthorized
+from api.store.errors import (
+    DataIdConflict,
+    NotFound,
+    StoreError,
+    StoreUnavailable,
+    Unauthorized,
+)
 from api.store.queues import QA, SPECIAL_QUEUES, QueueStat, queue_score, queue_stats, severity_of
 from api.store.ratelimit import RATE_LIMIT_LUA
+from api.store.replicas import ReplicaAcks, run_then_wait
 from api.store.statuses import ItemStatus
 from moderation.policy import DEFAULT_SLA_MINUTES, Channel, Policy
 
@@ -227,7 +235,8 @@ class ItemStore:
 
     def __init__(self, r: aioredis.Redis, *, ttl_s: int, default_rate: int = 10_000,
                  policy: Callable[[], Policy] | None = None,
-                 sample: Callable[[], float] = random.random) -> None:
+                 sample: Callable[[], float] = random.random,
+                 acks: ReplicaAcks | None = None) -> None:
         self.r = r
         self.ttl_s = ttl_s
         self.default_rate = default_rate
@@ -235,6 +244,7 @@ class ItemStore:
         self.policy = policy
         self.sample = sample
         self._create = r.register_script(CREATE_ITEM_LUA)
+        self.acks = acks or ReplicaAcks()
 
     def _review_args(self, item: NewItem, status: ItemStatus, now_ms: int
                      ) -> tuple[str, str, dict[str, str], list[Any]]:
@@ -339,14 +349,48 @@ class ItemStore:
         `Unauthorized` for a revoked key, `RateLimited` over the limit.
         """
         key_list, args, stored = self._args(item, key_hash, cost)
+        if self.acks.replicas > 0:
+            reply = (await self._create_acked([(key_list, args)]))[0]
+            return self._result(reply, stored, item)
         async with unavailable():
             reply = await self._create(keys=key_list, args=args)
         return self._result(reply, stored, item)
+
+    async def _create_acked(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """The create calls, then `WAIT` for `self.acks.replicas` on the same connection
+        (`api.store.replicas`); fewer confirmations in time raise `StoreUnavailable`, and the
+        client's retry with the same data_id finds the item and waits for it again."""
+        sha = self._create.sha
+        commands = [("EVALSHA", sha, len(k), *k, *a) for k, a in calls]
+        replies, acked = await run_then_wait(self.r, commands, self.acks)
+        missing = [i for i, x in enumerate(replies) if isinstance(x, rexc.NoScriptError)]
+        if missing:  # a fresh primary (after a failover) has not seen the script yet
+            async with unavailable():
+                await self.r.script_load(CREATE_ITEM_LUA)
+            again, acked = await run_then_wait(self.r, [commands[i] for i in missing],
+                                               self.acks)
+            for i, reply in zip(missing, again, strict=True):
+                replies[i] = reply
+        for reply in replies:  # e.g. OOM from inside the script: the same as a plain call
+            if isinstance(reply, rexc.ResponseError):
+                async with unavailable():
+                    raise reply
+        if acked < self.acks.replicas:
+            raise StoreUnavailable(self.acks.not_confirmed(acked))
+        return replies
 
     async def create_many(self, items: list[NewItem], *, key_hash: str
                           ) -> list[CreateResult | StoreError]:
         """`create` for a batch already counted against the rate limit, in one round trip
         (each item still atomic on its own)."""
+        if self.acks.replicas > 0:
+            calls, prepared = [], []
+            for item in items:
+                key_list, args, stored = self._args(item, key_hash, 0)
+                calls.append((key_list, args))
+                prepared.append((stored, item))
+            replies = await self._create_acked(calls)
+            return self._results(replies, prepared)
         pipe = self.r.pipeline(transaction=False)
         prepared = []
         for item in items:
@@ -355,6 +399,10 @@ class ItemStore:
             prepared.append((stored, item))
         async with unavailable():
             replies = await pipe.execute()
+        return self._results(replies, prepared)
+
+    def _results(self, replies: list[Any], prepared: list[tuple[StoredItem, NewItem]]
+                 ) -> list[CreateResult | StoreError]:
         out: list[CreateResult | StoreError] = []
         for reply, (stored, item) in zip(replies, prepared, strict=True):
             try:

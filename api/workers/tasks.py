@@ -12,6 +12,7 @@ from api.audit.sealer import Sealer, sealer_lock
 from api.lexicon_live import LexiconReloader
 from api.state import AppState
 from api.store import keys
+from api.store.replicas import ReplicaAcks
 from api.workers.lock import RedisLock
 from api.workers.outbox import OutboxWorker, outbox_lock
 from api.workers.supervisor import Supervisor
@@ -25,7 +26,8 @@ def build_supervisor(state: AppState) -> Supervisor:
         key = keyfile.load_or_create(settings.audit_key_path)  # one file shared by the host
         sealer = Sealer(state.redis, settings.audit_path, key,
                         tail_keep=settings.audit_redis_tail,
-                        retention_days=settings.retention_days, lock=lock)
+                        retention_days=settings.retention_days, lock=lock,
+                        acks=ReplicaAcks.from_settings(settings))
         supervisor.singleton("audit-sealer", settings.sealer_interval_s, sealer.seal_pass,
                              lock=lock)
     add_review_tasks(supervisor, state)

@@ -67,7 +67,9 @@ def review_app(redis_url: str, data_dir: Path, moderator: Moderator,
                **over: Any) -> Iterator[TestClient]:
     base: dict[str, Any] = dict(redis_url=redis_url, data_dir=data_dir, sealer_enabled=False,
                                 model="none", workers=1, argon2_time_cost=1,
-                                argon2_memory_kib=1024, review_interval_s=0.2)
+                                argon2_memory_kib=1024, review_interval_s=0.2,
+                                # tests read the outbox themselves (no webhook worker)
+                                webhook_worker_enabled=False)
     base.update(over)
     with TestClient(create_app(Settings(**base), moderator)) as client:
         yield client
