@@ -399,11 +399,14 @@ def _joins_latin_word(norm: Normalized, start: int, end: int) -> bool:
 
 def _ordinary(text: str, norm: Normalized, cand: FuzzyCandidate, hit: Hit) -> bool:
     """Whether a fuzzy candidate is ordinary text that only resembles the term: initials
-    typed in capitals (`CNN` is not 操你娘), a homophone across a sentence break, a
-    homophone or split spelling inside a dictionary word (`moderation.evasion.guard`)."""
+    typed in capitals (`CNN` is not 操你娘), a homophone or contact spelling across a
+    sentence break, a homophone or split spelling inside a dictionary word
+    (`moderation.evasion.guard`), a contact verb that ends a word (`evasion.contact`)."""
     if cand.initials:
         return not hit.text.islower()
     if cand.contact is not None:
+        if spans_break(hit.text):
+            return True  # `双加），企鹅`: the 加 belongs to another clause
         lo = max(0, cand.start - MAX_WORD)
         return verb_joins_word(_window(text, norm, lo, cand.start + 1), lo, cand.start)
     if cand.kind not in ("homophone", "split"):

@@ -16,8 +16,9 @@ capped at `review`: a contact request is never proof of an advert.
 
 Guards: a respelled verb must not end a dictionary word that began before it (`大家微信`,
 `国家威信`, `增加威信`, `最佳vx` are ordinary text; `添加` is itself a verb); a plus sign
-between two platforms or after a Latin letter or digit is "and" or arithmetic (`QQ+微信`,
-`C++`, `1+1`), not a verb; Latin spellings obey the lexicon's Latin word edges (`+vip`).
+after a channel name or after a Latin letter or digit is "and" or arithmetic (`QQ+微信`,
+`电话+微信`, `C++`, `1+1`), not a verb; Latin spellings obey the lexicon's Latin word
+edges (`+vip`).
 """
 
 from __future__ import annotations
@@ -81,6 +82,14 @@ PLATFORMS: dict[str, dict[str, str]] = {
         "momo": "pinyin",
     },
 }
+
+
+#: Other channels: a plus sign after one of them lists channels (`支付宝+微信缴费`,
+#: `电话+微信`), it does not ask to be added.
+OTHER_CHANNELS: tuple[str, ...] = (
+    "支付宝", "电话", "手机", "短信", "邮箱", "邮件", "微博", "抖音", "快手", "钉钉",
+    "小红书", "公众号", "小程序", "网站", "官网", "app", "线上", "线下", "银行卡",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,13 +175,13 @@ def _plus_re() -> re.Pattern[str]:
     return re.compile("[" + "".join(re.escape(c) for c in sorted(plus_signs())) + "]")
 
 
-def _after_platform(folded: str) -> bool:
-    return folded.endswith(_platform_spellings())
+def _after_channel(folded: str) -> bool:
+    return folded.endswith(_platform_spellings()) or folded.endswith(OTHER_CHANNELS)
 
 
 def plus_as_verb(text: str, folded: str, offsets: list[int] | None) -> str | None:
     """`text` with each plus sign that stands for `加` (directly before a platform
-    spelling, not after a Latin letter, a digit or a platform) replaced by `加`, or None
+    spelling, not after a Latin letter, a digit or a channel) replaced by `加`, or None
     when there is none. One code point for one, so offsets into the result are offsets
     into `text`. `folded`/`offsets`: `text` normalized."""
     if _plus_re().search(text) is None or offsets is None:
@@ -184,7 +193,7 @@ def plus_as_verb(text: str, folded: str, offsets: list[int] | None) -> str | Non
         while f < len(offsets) and offsets[f] < p:
             f += 1
         before = folded[:f]
-        if before and (before[-1].isascii() and before[-1].isalnum() or _after_platform(before)):
+        if before and (before[-1].isascii() and before[-1].isalnum() or _after_channel(before)):
             continue
         if not folded.startswith(_platform_spellings(), f):
             continue
