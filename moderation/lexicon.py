@@ -24,6 +24,7 @@ import ahocorasick
 from moderation.categories import CATEGORIES, SEVERITIES
 from moderation.errors import LexiconError
 from moderation.evasion.bidi import reordering_spans
+from moderation.evasion.contact import ContactSpelling, plus_as_verb, plus_signs, verb_joins_word
 from moderation.evasion.guard import MAX_WORD, common_swap, inside_word, spans_break
 from moderation.evasion.matcher import FuzzyCandidate, FuzzyMatcher
 from moderation.normalize import (
@@ -222,8 +223,9 @@ class Lexicon:
         self.has_word_terms = any(t.match == "word" for t in self.terms)
 
     def _build(self) -> ahocorasick.Automaton:
-        # One automaton holds terms, their split spellings and allow phrases; each key's
-        # value says which it is: (length, term index or -1, is allow, split group or None).
+        # One automaton holds terms, their split and contact spellings and allow phrases;
+        # each key's value says which it is: (length, term index or -1, is allow, split
+        # group, contact spelling or None).
         entries: dict[str, list] = {}
         for index, term in enumerate(self.terms):
             if term.key in entries:
@@ -233,6 +235,8 @@ class Lexicon:
             entries.setdefault(key, [-1, False, None])[1] = True
         for key, (index, group) in self._fuzzy.split.items():
             entries.setdefault(key, [index, False, group])
+        for key, (index, how) in self._fuzzy.contact.items():
+            entries.setdefault(key, [index, False, how])
         automaton = ahocorasick.Automaton()
         for key, (term_index, is_allow, group) in entries.items():
             automaton.add_word(key, (len(key), term_index, is_allow, group))
@@ -259,6 +263,12 @@ class Lexicon:
     def match(self, text: str, field: str = "content") -> LexiconMatch:
         """Find the terms in `text`; spans are offsets into `text` itself."""
         norm = normalize(text)
+        if self.evasion and self._fuzzy.contact:
+            # A plus sign for 加 (`➕微信`): match the text with it read as 加. One code
+            # point for one, so spans still index `text`.
+            plus_read = plus_as_verb(text, norm.text, norm.offsets if norm.text else None)
+            if plus_read is not None:
+                norm = normalize(plus_read)
         bidi = [_bidi_hit(text, field, a, b) for a, b in reordering_spans(text)]
         if len(self._automaton) == 0 or not norm.text:
             return LexiconMatch(tuple(bidi), ())
@@ -269,6 +279,9 @@ class Lexicon:
             if term_index >= 0:
                 if group is None:
                     found.append(FuzzyCandidate(start, end_index + 1, term_index, "exact"))
+                elif isinstance(group, ContactSpelling):
+                    found.append(FuzzyCandidate(start, end_index + 1, term_index, group.kind,
+                                                contact=group))
                 else:
                     comps = (start + group[0], start + group[1])
                     found.append(FuzzyCandidate(start, end_index + 1, term_index, "split", comps))
@@ -282,7 +295,8 @@ class Lexicon:
         for cand in _dedupe(found):
             term = self.terms[cand.term_index]
             start, end = cand.start, cand.end
-            if cand.kind == "homophone" and common_swap(norm.text[start:end], term.key):
+            if (cand.kind == "homophone" and cand.contact is None
+                    and common_swap(norm.text[start:end], term.key)):
                 continue  # ordinary text: not a hit at all, not even a suppressed one
             hit = _hit(text, norm, field, term, cand)
             if _ordinary(text, norm, cand, hit):
@@ -316,8 +330,10 @@ def _bidi_hit(text: str, field: str, start: int, end: int) -> Hit:
 def _dedupe(found: list[FuzzyCandidate]) -> list[FuzzyCandidate]:
     """One candidate per term and span, the most exact kind first; a fuzzy candidate that
     overlaps an exact hit of the same term adds nothing."""
-    rank = {"exact": 0, "split": 1, "homophone": 2, "pinyin": 3}
-    found.sort(key=lambda c: (c.start, c.end, rank[c.kind]))
+    rank = {"exact": 0, "variant": 1, "split": 1, "homophone": 2, "pinyin": 3}
+    # On a tie a contact spelling wins: it has its own guard (`加威信` is an advert,
+    # while the sound view's `威信` is a dictionary word).
+    found.sort(key=lambda c: (c.start, c.end, rank[c.kind], c.contact is None))
     exact = {(c.term_index, c.start, c.end) for c in found if c.kind == "exact"}
     kept: dict[tuple[int, int, int], FuzzyCandidate] = {}
     for c in found:
@@ -329,16 +345,24 @@ def _dedupe(found: list[FuzzyCandidate]) -> list[FuzzyCandidate]:
         ):
             continue
         kept[key] = c
-    return list(kept.values())
+    out = list(kept.values())
+    # A contact spelling inside a longer one of the same term (`加wx` in `添加wx`) is the
+    # same advert.
+    return [c for c in out if c.contact is None or not any(
+        o is not c and o.term_index == c.term_index and o.contact is not None
+        and o.start <= c.start and c.end <= o.end for o in out)]
 
 
 def _hit(text: str, norm: Normalized, field: str, term: Term, cand: FuzzyCandidate) -> Hit:
     ostart, oend = norm.to_original(cand.start, cand.end)
     typed = text[ostart:oend]
     kind = cand.kind
-    if kind == "exact" and not variant_sources().isdisjoint(typed):
+    # A span never starts on noise, so one that starts on a plus sign read it as 加.
+    plus = typed[:1] in plus_signs()
+    if plus or (kind == "exact" and not variant_sources().isdisjoint(typed)):
         kind = "variant"
-    severity = "review" if kind in _CAPPED else term.severity
+    capped = kind in _CAPPED or plus or cand.contact is not None
+    severity = "review" if capped else term.severity
     return Hit(field, term.term, term.category, severity, ostart, oend, typed, kind)
 
 
@@ -375,10 +399,16 @@ def _joins_latin_word(norm: Normalized, start: int, end: int) -> bool:
 
 def _ordinary(text: str, norm: Normalized, cand: FuzzyCandidate, hit: Hit) -> bool:
     """Whether a fuzzy candidate is ordinary text that only resembles the term: initials
-    typed in capitals (`CNN` is not 操你娘), a homophone across a sentence break, a
-    homophone or split spelling inside a dictionary word (`moderation.evasion.guard`)."""
+    typed in capitals (`CNN` is not 操你娘), a homophone or contact spelling across a
+    sentence break, a homophone or split spelling inside a dictionary word
+    (`moderation.evasion.guard`), a contact verb that ends a word (`evasion.contact`)."""
     if cand.initials:
         return not hit.text.islower()
+    if cand.contact is not None:
+        if spans_break(hit.text):
+            return True  # `双加），企鹅`: the 加 belongs to another clause
+        lo = max(0, cand.start - MAX_WORD)
+        return verb_joins_word(_window(text, norm, lo, cand.start + 1), lo, cand.start)
     if cand.kind not in ("homophone", "split"):
         return False
     if cand.kind == "homophone" and spans_break(hit.text):

@@ -212,3 +212,126 @@ def test_two_character_word_terms_have_no_fuzzy_forms(lexicon: Lexicon) -> None:
     # the longer 出售大麻 still has its pinyin form.
     assert {h.term for h in lexicon.match("买da麻，说大吗").hits} == set()
     assert [h.match_kind for h in lexicon.match("出售da麻").hits] == ["pinyin"]
+
+
+# --- contact adverts: the verb and the platform respelled (moderation/evasion/contact.py) -----
+
+# (text, term, match_kind, what the user typed for it); every hit is `review`.
+CONTACT_CASES = [
+    # a plus-like sign read as 加 before a platform: `variant`, whatever follows
+    ("➕微信详聊", "加微信", "variant", "➕微信"),
+    ("+微信", "加微信", "variant", "+微信"),
+    ("＋薇信", "加薇信", "variant", "＋薇信"),
+    ("✚wx", "加微信", "variant", "✚wx"),
+    ("⊕vx", "加微信", "variant", "⊕vx"),
+    ("﹢威信", "加微信", "variant", "﹢威信"),
+    ("有意者+微信", "加微信", "variant", "+微信"),
+    ("要的 + V", "加v", "variant", "+ V"),
+    ("++微信", "加微信", "variant", "+微信"),
+    ("➕ 扣扣", "加qq", "variant", "➕ 扣扣"),
+    ("＋tg", "加电报", "variant", "＋tg"),
+    # the verb as a homophone of 加, directly before a platform
+    ("家微信详聊", "加微信", "homophone", "家微信"),
+    ("佳微信", "加微信", "homophone", "佳微信"),
+    ("嘉微信，送资料", "加微信", "homophone", "嘉微信"),
+    ("家扣扣", "加qq", "homophone", "家扣扣"),
+    # the platform respelled after 加 (威信 is a dictionary word, but not after 加)
+    ("加威信详聊", "加微信", "homophone", "加威信"),
+    ("加wx领取", "加微信", "pinyin", "加wx"),
+    ("加 q q 123456", "加qq", "exact", "加 q q"),
+    ("加扣扣", "加qq", "homophone", "加扣扣"),
+    ("加球球", "加qq", "homophone", "加球球"),
+    ("加企鹅号", "加qq", "variant", "加企鹅"),
+    ("加纸飞机", "加电报", "variant", "加纸飞机"),
+    ("加momo", "加陌陌", "pinyin", "加momo"),
+    # other verbs, with a respelled platform only
+    ("私聊v", "加微信", "pinyin", "私聊v"),
+    ("私聊vx详谈", "加微信", "pinyin", "私聊vx"),
+    ("戳wx", "加微信", "pinyin", "戳wx"),
+    ("加个vx", "加微信", "pinyin", "加个vx"),
+    ("添加wx", "加微信", "pinyin", "添加wx"),
+    ("联系薇信", "加微信", "homophone", "联系薇信"),
+    ("私聊tg", "加电报", "variant", "私聊tg"),
+]
+
+
+@pytest.mark.parametrize(("text", "term", "kind", "typed"), CONTACT_CASES)
+def test_contact_advert_is_caught_where_the_user_typed_it(
+    moderator: Moderator, text: str, term: str, kind: str, typed: str
+) -> None:
+    d = moderator.moderate(text, channel="comment")
+    hits = [h for h in d.hits if h.term == term]
+    assert len(hits) == 1, [(h.term, h.match_kind, h.text) for h in d.hits]
+    hit = hits[0]
+    assert (hit.match_kind, hit.category, hit.severity) == (kind, "advertising", "review")
+    assert text[hit.start : hit.end] == hit.text == typed
+    assert d.decision == "review"
+
+
+# Ordinary text around the same words: pass.
+CONTACT_GUARD = [
+    "1+1=2",
+    "C++ 编程",
+    "学习C++和Java",
+    "家里的微信群",
+    "大家微信联系",  # 大家 is a word: its 家 is no verb
+    "国家威信",
+    "政府威信",
+    "提高政府公信力和威信",
+    "这样做会增加威信，也会更加威信扫地。",  # 增加, 更加 are words
+    "嘉宾微信扫码签到",
+    "最佳微信小程序评选结果公布了吗？",
+    "我已经联系微信客服了，没有用。",  # a complaint about WeChat's support
+    "我的QQ+微信群都发了通知",  # a plus between two platforms is "and"
+    "建议支持支付宝+微信缴费。",  # after another channel, likewise
+    "请留电话+微信，方便回访。",
+    "会员分+vip两档",  # `+vip` is a Latin word, not `加v`
+    "他说：加，扣扣的不算。",  # across sentence punctuation
+    "云南省威信县的扶贫项目进展如何？",
+    "滴滴打车乱收费，滴滴我投诉了三次。",  # 滴滴 (DiDi) is no contact advert here
+]
+
+
+@pytest.mark.parametrize("text", CONTACT_GUARD)
+def test_ordinary_text_around_contact_words_stays_pass(moderator: Moderator, text: str) -> None:
+    d = moderator.moderate(text, channel="comment")
+    assert d.decision == "pass", [(h.term, h.match_kind, h.text) for h in d.hits]
+
+
+def test_plus_over_a_block_term_is_only_review(moderator: Moderator) -> None:
+    # `加v看` blocks when typed; with the verb as a plus sign it is a respelling: review.
+    assert moderator.moderate("加v看", channel="comment").decision == "block"
+    d = moderator.moderate("➕v看", channel="comment")
+    assert d.decision == "review"
+    assert {(h.match_kind, h.severity) for h in d.hits} == {("variant", "review")}
+
+
+def test_exact_contact_text_keeps_its_shipped_behaviour(moderator: Moderator) -> None:
+    # The layer adds respellings; what exact text does is the lexicon's rows' business:
+    # `加微信` is a review term, an official account mention included.
+    d = moderator.moderate("请加微信公众号“北京发布”查询", channel="comment")
+    assert [(h.term, h.match_kind) for h in d.hits] == [("加微信", "exact")]
+    assert moderator.moderate("加个微信吧", channel="comment").decision == "pass"
+    assert moderator.moderate("冰+毒", channel="comment").hits[0].match_kind == "exact"
+
+
+def test_plus_signs_come_from_unicode_names() -> None:
+    from moderation.evasion.contact import plus_signs
+
+    assert {"+", "＋", "➕", "✚", "⊕", "﹢", "⁺", "✙"} <= plus_signs()
+    assert plus_signs().isdisjoint("-±×÷十")
+
+
+def test_any_lexicon_row_of_verb_and_platform_gets_the_spellings(tmp_path: Path) -> None:
+    (tmp_path / "a.tsv").write_text(
+        "加陌陌\tadvertising\tblock\n加qq\tadvertising\treview\tfuzzy=no\n", "utf-8"
+    )
+    lex = Lexicon.load(tmp_path)
+    hits = lex.match("私聊momo").hits
+    assert [(h.term, h.match_kind, h.severity, h.text) for h in hits] == [
+        ("加陌陌", "pinyin", "review", "私聊momo")
+    ]
+    assert [h.severity for h in lex.match("加陌陌").hits] == ["block"]  # exact keeps its own
+    assert lex.match("加扣扣 ➕扣扣").hits == ()  # fuzzy=no opts out
+    plain = Lexicon(lex.terms, lex.allow, evasion=False)
+    assert plain.match("私聊momo ➕陌陌").hits == ()

@@ -1,9 +1,10 @@
 """Fuzzy matching for a lexicon: term readings and split spellings, built once per version.
 
 `FuzzyMatcher.sound_hits` finds `pinyin` and `homophone` candidates in the sound view;
-`split_keys` are added to the lexicon's own automaton (one pass over the folded text finds
-exact and split hits alike). The lexicon then applies what every hit gets (allow list, word
-mode, Latin word edges) and, for these kinds, the jieba guard.
+`split_keys` and `contact_keys` are added to the lexicon's own automaton (one pass over the
+folded text finds exact, split and contact-advert hits alike). The lexicon then applies
+what every hit gets (allow list, word mode, Latin word edges) and, for these kinds, the
+jieba guard.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import ahocorasick
 
+from moderation.evasion.contact import ContactSpelling, contact_keys
 from moderation.evasion.readings import is_han, term_initials, term_readings
 from moderation.evasion.sound import sound_view
 from moderation.evasion.split import split_keys
@@ -30,6 +32,8 @@ class FuzzyCandidate:
     changed: tuple[int, ...] = ()
     #: a pinyin match of the term's initials (`ytw`): counts only typed in lower case
     initials: bool = False
+    #: a contact advert's respelling (`evasion.contact`): its own guard, capped at review
+    contact: ContactSpelling | None = None
 
 
 def _ascii_letters(s: str) -> bool:
@@ -44,6 +48,7 @@ class FuzzyMatcher:
         self.keys = dict(keys)
         entries: dict[str, list[tuple[int, bool]]] = {}
         self.split: dict[str, tuple[int, tuple[int, int]]] = {}
+        self.contact: dict[str, tuple[int, ContactSpelling]] = {}
         for index, key in keys:
             for reading in term_readings(key):
                 entries.setdefault(reading, []).append((index, False))
@@ -52,6 +57,8 @@ class FuzzyMatcher:
                 entries.setdefault(initials, []).append((index, True))
             for spelling, group in split_keys(key).items():
                 self.split.setdefault(spelling, (index, group))
+            for spelling, how in contact_keys(key).items():
+                self.contact.setdefault(spelling, (index, how))
         self._automaton = ahocorasick.Automaton()
         for reading, targets in entries.items():
             self._automaton.add_word(reading, (len(reading), tuple(targets)))
