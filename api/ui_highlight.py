@@ -30,6 +30,19 @@ class Mark:
     css: str
 
 
+def shown(ch: str) -> str:
+    """What the page holds for a character: C0 controls and DEL, which HTML cannot carry
+    (a NUL is dropped, a CR becomes a newline), as their Unicode pictures (U+2400…)."""
+    o = ord(ch)
+    if o < 0x20 and ch not in "\n\t":
+        return chr(0x2400 + o)
+    return "\u2421" if o == 0x7F else ch
+
+
+def shown_text(text: str) -> str:
+    return "".join(map(shown, text))
+
+
 @dataclass(slots=True)
 class Piece:
     text: str
@@ -39,6 +52,10 @@ class Piece:
     @property
     def codepoint(self) -> str:
         return f"U+{ord(self.text):04X}" if self.control else ""
+
+    @property
+    def display(self) -> str:
+        return shown(self.text) if self.control else self.text
 
 
 @dataclass(slots=True)
