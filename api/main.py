@@ -30,7 +30,9 @@ from api.routes import lexicon as lexicon_routes
 from api.routes import review as review_routes
 from api.routes import stats as stats_routes
 from api.routes import ui as ui_routes
+from api.routes import ui_admin as ui_admin_routes
 from api.routes import ui_item as ui_item_routes
+from api.routes import ui_lexicon as ui_lexicon_routes
 from api.settings import Settings
 from api.state import AppState
 from api.store.connection import UNREACHABLE, connect
@@ -108,6 +110,8 @@ def create_app(settings: Settings | None = None, moderator: Moderator | None = N
     app.include_router(webhooks.router)  # admin: the webhook outbox
     app.include_router(ui_routes.router)  # the review pages (/review/…)
     app.include_router(ui_item_routes.router)
+    app.include_router(ui_lexicon_routes.router)
+    app.include_router(ui_admin_routes.router)
     app.mount("/review/static", StaticFiles(directory=UI_STATIC), name="review-static")
     docs.install(app)  # after the API's routes, which are matched first
     app.add_middleware(CompatDispatch)  # vendor SDK calls on `/` (inside the body limit)
