@@ -13,6 +13,8 @@ browser=0
 apt_needed=()
 command -v redis-server >/dev/null 2>&1 || apt_needed+=(redis-server)
 [ "$browser" = 1 ] && [ ! -x /usr/bin/chromium ] && apt_needed+=(chromium)
+# a CJK font, so the pages (and docs/ui-*.png) show Chinese rather than boxes
+[ "$browser" = 1 ] && [ ! -d /usr/share/fonts/truetype/wqy ] && apt_needed+=(fonts-wqy-microhei)
 if [ "${#apt_needed[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
