@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from api import docs, errors, parent_watch
 from api.access_log import AccessLog
@@ -28,10 +29,16 @@ from api.routes import admin, auth, health, items, moderate, webhooks
 from api.routes import lexicon as lexicon_routes
 from api.routes import review as review_routes
 from api.routes import stats as stats_routes
+from api.routes import ui as ui_routes
+from api.routes import ui_admin as ui_admin_routes
+from api.routes import ui_item as ui_item_routes
+from api.routes import ui_lexicon as ui_lexicon_routes
 from api.settings import Settings
 from api.state import AppState
 from api.store.connection import UNREACHABLE, connect
 from api.store.errors import StoreUnavailable
+from api.ui_render import STATIC as UI_STATIC
+from api.ui_security import UiSecurityHeaders
 from api.workers.supervisor import Supervisor
 from api.workers.tasks import add_lexicon_reload, build_supervisor
 from moderation.pipeline import Moderator, load_moderator
@@ -101,10 +108,16 @@ def create_app(settings: Settings | None = None, moderator: Moderator | None = N
     app.include_router(stats_routes.router)
     app.include_router(lexicon_routes.router)
     app.include_router(webhooks.router)  # admin: the webhook outbox
+    app.include_router(ui_routes.router)  # the review pages (/review/…)
+    app.include_router(ui_item_routes.router)
+    app.include_router(ui_lexicon_routes.router)
+    app.include_router(ui_admin_routes.router)
+    app.mount("/review/static", StaticFiles(directory=UI_STATIC), name="review-static")
     docs.install(app)  # after the API's routes, which are matched first
     app.add_middleware(CompatDispatch)  # vendor SDK calls on `/` (inside the body limit)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,
                        overrides={"/v1/moderate/batch": settings.max_batch_body_bytes})
     app.add_middleware(JsonOnly)
+    app.add_middleware(UiSecurityHeaders)  # CSP and friends on /review/ only
     app.add_middleware(AccessLog)  # added last = outermost: it sees the 413s of BodyLimit too
     return app

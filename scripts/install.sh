@@ -2,11 +2,19 @@
 # Install everything a fresh clone needs, idempotently: Debian packages (redis-server),
 # a virtual environment in .venv with the CPU torch wheel first (a torch range on its own
 # would pull a multi-GB CUDA build), then this project with its dev extras.
+# `--browser` also installs Debian's chromium for the browser tests (tests/ui/, driven by
+# Playwright at /usr/bin/chromium; Playwright's own browser downloads are never used).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+browser=0
+[ "${1:-}" = "--browser" ] && browser=1
+
 apt_needed=()
 command -v redis-server >/dev/null 2>&1 || apt_needed+=(redis-server)
+[ "$browser" = 1 ] && [ ! -x /usr/bin/chromium ] && apt_needed+=(chromium)
+# a CJK font, so the pages (and docs/ui-*.png) show Chinese rather than boxes
+[ "$browser" = 1 ] && [ ! -d /usr/share/fonts/truetype/wqy ] && apt_needed+=(fonts-wqy-microhei)
 if [ "${#apt_needed[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
