@@ -64,7 +64,9 @@ def connect(url: str, *, timeout: float, password_file: Path | None = None) -> a
 def failing_over(exc: BaseException) -> bool:
     """Whether a Redis error means "this node is not (or no longer) a writable primary":
     a demoted primary answers READONLY, a replica cut from its primary MASTERDOWN."""
-    return isinstance(exc, (rexc.ReadOnlyError, rexc.MasterDownError))
+    # NOSCRIPT reaching us means the client's automatic reload of the script did not help:
+    # the load and the retry went to different nodes while the primary was changing.
+    return isinstance(exc, (rexc.ReadOnlyError, rexc.MasterDownError, rexc.NoScriptError))
 
 
 @asynccontextmanager

@@ -176,3 +176,21 @@ def test_audit_verify_names_the_segments_it_read(call, state, client, api_key, t
     assert report.ok and report.archived >= 3
     names = [p.name for p in sorted((tmp_path / "audit").glob("segment-*.jsonl"))]
     assert report.to_dict()["segments"] == names and len(names) == 1
+
+
+def test_a_script_missing_after_its_reload_is_a_failover_not_a_500():
+    """NOSCRIPT reaching the store means redis-py's automatic reload went to another node
+    than its retry (the primary changed in between): a store fault (503), not a bug."""
+    import asyncio
+
+    from redis import exceptions as rexc
+
+    from api.store.connection import unavailable
+    from api.store.errors import StoreUnavailable
+
+    async def call() -> None:
+        async with unavailable():
+            raise rexc.NoScriptError("No matching script. Please use EVAL.")
+
+    with pytest.raises(StoreUnavailable):
+        asyncio.run(call())
