@@ -144,3 +144,17 @@ async def guard(request: Request, role: Role = Role.REVIEWER
     if not session.role.allows(role):
         return None, forbidden(request, session)
     return session, None
+
+
+async def posted(request: Request, role: Role = Role.REVIEWER
+                 ) -> tuple[Session, dict[str, str]] | HTMLResponse | RedirectResponse:
+    """(session, form fields) of a form post by a person with at least `role` carrying
+    this session's CSRF token; otherwise the answer to send (login page, 403)."""
+    session, refused = await guard(request, role)
+    if refused is not None:
+        return refused
+    assert session is not None
+    fields = await checked_form(request, session)
+    if fields is None:
+        return csrf_refused(request, session)
+    return session, fields

@@ -22,6 +22,7 @@ from api.ui_render import (
     checked_form,
     csrf_refused,
     guard,
+    posted,
     redirect,
     render,
     session_of,
@@ -123,13 +124,10 @@ def may_claim(request: Request, role: Role, queue: str) -> bool:
 
 @router.post("/claim")
 async def claim(request: Request) -> Response:
-    session, refused = await guard(request)
-    if refused:
-        return refused
-    assert session is not None
-    fields = await checked_form(request, session)
-    if fields is None:
-        return csrf_refused(request, session)
+    got = await posted(request)
+    if isinstance(got, Response):
+        return got
+    session, fields = got
     queue = fields.get("queue", "")
     if not may_claim(request, session.role, queue):
         return render(request, "error.html", session, status=422,

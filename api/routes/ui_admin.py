@@ -17,7 +17,7 @@ from api.store.statuses import Role
 from api.store.users import Session
 from api.ui_charts import stacked
 from api.ui_labels import CATEGORY_ZH, DECISION_ZH
-from api.ui_render import checked_form, csrf_refused, guard, redirect, render, state_of
+from api.ui_render import guard, posted, redirect, render, state_of
 from moderation.categories import CATEGORIES
 
 router = APIRouter(prefix="/review/admin", include_in_schema=False)
@@ -47,13 +47,10 @@ async def users_page(request: Request) -> Response:
 @router.post("/users/{action}")
 async def users_action(request: Request, action: str) -> Response:
     """create | update (role, disabled) a user; create | update | revoke an API key."""
-    session, refused = await guard(request, Role.ADMIN)
-    if refused:
-        return refused
-    assert session is not None
-    f = await checked_form(request, session)
-    if f is None:
-        return csrf_refused(request, session)
+    got = await posted(request, Role.ADMIN)
+    if isinstance(got, Response):
+        return got
+    session, f = got
     state = state_of(request)
     try:
         if action == "create-user":
@@ -110,12 +107,10 @@ async def audit_page(request: Request) -> Response:
 
 @router.post("/audit/verify")
 async def audit_verify(request: Request) -> Response:
-    session, refused = await guard(request, Role.ADMIN)
-    if refused:
-        return refused
-    assert session is not None
-    if await checked_form(request, session) is None:
-        return csrf_refused(request, session)
+    got = await posted(request, Role.ADMIN)
+    if isinstance(got, Response):
+        return got
+    session, _ = got
     state = state_of(request)
     s = state.settings
     try:

@@ -20,7 +20,7 @@ from api.store.errors import NotFound, ReviewConflict
 from api.store.statuses import Role
 from api.store.users import Session
 from api.ui_highlight import control_summary, marks_for, segments
-from api.ui_render import CONFLICT_ZH, checked_form, csrf_refused, guard, redirect, render, state_of
+from api.ui_render import CONFLICT_ZH, guard, posted, redirect, render, state_of
 from moderation.categories import CATEGORIES
 
 router = APIRouter(prefix="/review/items", include_in_schema=False)
@@ -96,13 +96,10 @@ def _conflict(exc: ReviewConflict) -> str:
 @router.post("/{item_id}/decide")
 async def decide(request: Request, item_id: str = ItemId) -> Response:
     """approve / reject (with a reason code) / escalate, then the next item of the queue."""
-    session, refused = await guard(request)
-    if refused:
-        return refused
-    assert session is not None
-    f = await checked_form(request, session)
-    if f is None:
-        return csrf_refused(request, session)
+    got = await posted(request)
+    if isinstance(got, Response):
+        return got
+    session, f = got
     action, note = f.get("action", ""), f.get("note", "")[:2000]
     reason = f.get("reason_code", "")
     if not f.get("version", "").isdigit() or action not in ("approve", "reject", "escalate"):
@@ -146,13 +143,10 @@ async def _next(request: Request, session: Session, queue: str, outcome: str) ->
 
 @router.post("/{item_id}/renew")
 async def renew(request: Request, item_id: str = ItemId) -> Response:
-    session, refused = await guard(request)
-    if refused:
-        return refused
-    assert session is not None
-    f = await checked_form(request, session)
-    if f is None:
-        return csrf_refused(request, session)
+    got = await posted(request)
+    if isinstance(got, Response):
+        return got
+    session, f = got
     version = int(f["version"]) if f.get("version", "").isdigit() else None
     try:
         await state_of(request).review.claims.renew(item_id, session.username, version)
@@ -168,12 +162,10 @@ async def renew(request: Request, item_id: str = ItemId) -> Response:
 @router.post("/{item_id}/reveal")
 async def reveal(request: Request, item_id: str = ItemId) -> Response:
     """The unmasked text for a senior reviewer or admin (audited by the store)."""
-    session, refused = await guard(request, Role.SENIOR)
-    if refused:
-        return refused
-    assert session is not None
-    if await checked_form(request, session) is None:
-        return csrf_refused(request, session)
+    got = await posted(request, Role.SENIOR)
+    if isinstance(got, Response):
+        return got
+    session, _ = got
     try:
         revealed = await state_of(request).review.reveal(item_id, user=session.username,
                                                          role=session.role.value)

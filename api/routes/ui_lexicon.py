@@ -23,7 +23,7 @@ from api.store.lexicon_content import search
 from api.store.lexicon_drafts import LexiconDrafts
 from api.store.statuses import Role
 from api.store.users import Session
-from api.ui_render import checked_form, csrf_refused, guard, redirect, render
+from api.ui_render import guard, posted, redirect, render
 from moderation.categories import CATEGORIES
 
 router = APIRouter(prefix="/review/admin/lexicon", include_in_schema=False)
@@ -102,13 +102,10 @@ def _change(f: dict[str, str]) -> dict[str, Any]:
 
 @router.post("/draft")
 async def create_draft(request: Request) -> Response:
-    session, refused = await guard(request, Role.ADMIN)
-    if refused:
-        return refused
-    assert session is not None
-    f = await checked_form(request, session)
-    if f is None:
-        return csrf_refused(request, session)
+    got = await posted(request, Role.ADMIN)
+    if isinstance(got, Response):
+        return got
+    session, f = got
     base = f.get("base_version", "")
     try:
         req = api_lexicon.DraftCreate(**_change(f), note=f.get("note", "")[:2000],
@@ -150,12 +147,10 @@ async def draft_page(request: Request, draft_id: str) -> Response:
 @router.post("/drafts/{draft_id}/{action}")
 async def draft_action(request: Request, draft_id: str, action: str) -> Response:
     """`publish` or `approve` (two-person rule) a draft."""
-    session, refused = await guard(request, Role.ADMIN)
-    if refused:
-        return refused
-    assert session is not None
-    if await checked_form(request, session) is None:
-        return csrf_refused(request, session)
+    got = await posted(request, Role.ADMIN)
+    if isinstance(got, Response):
+        return got
+    session, _ = got
     if action not in ("publish", "approve"):
         return render(request, "error.html", session, status=404, error="没有这个操作。")
     try:
@@ -173,13 +168,10 @@ async def draft_action(request: Request, draft_id: str, action: str) -> Response
 
 @router.post("/versions/{n}/rollback")
 async def rollback(request: Request, n: int) -> Response:
-    session, refused = await guard(request, Role.ADMIN)
-    if refused:
-        return refused
-    assert session is not None
-    f = await checked_form(request, session)
-    if f is None:
-        return csrf_refused(request, session)
+    got = await posted(request, Role.ADMIN)
+    if isinstance(got, Response):
+        return got
+    session, f = got
     base = f.get("base_version", "")
     req = api_lexicon.RollbackIn(note=f.get("note", "")[:2000],
                                  base_version=int(base) if base.isdigit() else None)
