@@ -129,12 +129,16 @@ class Serve:
 
 
 def stop_serves(serves: list[Serve]) -> None:
-    """Never leave a server behind, even after a failed test."""
+    """Never leave a server behind, even after a failed test: every one is stopped (killed
+    when it does not stop in time) before the first such failure is raised."""
+    late: subprocess.TimeoutExpired | None = None
     for s in serves:
         if s.proc.poll() is None:
             try:
                 s.stop()
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired as exc:
                 s.proc.kill()
                 s.proc.wait(10)
-                raise
+                late = late or exc
+    if late is not None:
+        raise late
