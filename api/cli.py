@@ -479,19 +479,20 @@ def _audit_report(settings: Settings, anchor: Any = None) -> Any:
         anchor=anchor))
 
 
-def _audit_guard(handler: Callable[[argparse.Namespace], int]
-                 ) -> Callable[[argparse.Namespace], int]:
-    """`_guard`, plus an unusable audit key file as one sentence and exit 2."""
+def _key_guard(handler: Callable[[argparse.Namespace], int]
+               ) -> Callable[[argparse.Namespace], int]:
+    """`_guard`, plus an unusable key file of the data directory (the audit key, the secrets
+    key) as one sentence and exit 2."""
 
-    def wrapped(args: argparse.Namespace) -> int:
-        from api.audit.keyfile import AuditKeyError
+    def keyed(args: argparse.Namespace) -> int:
+        from api.keyfile import KeyFileError
 
         try:
             return handler(args)
-        except AuditKeyError as exc:
+        except KeyFileError as exc:
             return _fail(exc.message)
 
-    return _guard(wrapped)
+    return _guard(keyed)
 
 
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
@@ -709,18 +710,13 @@ def _credential_store(settings: Settings, r: Any) -> Any:
 
 
 def _cmd_credentials_create(args: argparse.Namespace) -> int:
-    from api.keyfile import KeyFileError
-
     settings = _settings(args)
 
     async def go(r: Any) -> Any:
         return await _credential_store(settings, r).create(
             args.client, actor=_actor(), rate_limit=args.rate_limit)
 
-    try:
-        secret_id, secret_key, rec = _run_async(settings, go)
-    except KeyFileError as exc:
-        return _fail(exc.message)
+    secret_id, secret_key, rec = _run_async(settings, go)
     print(f"{secret_id} {secret_key}")
     print(f"created credential {rec.secret_id} for client {rec.client}; the secret key is "
           "shown only once, store it now", file=sys.stderr)
@@ -756,7 +752,7 @@ def _register_credentials(sub: Any) -> None:
     p.add_argument("client", metavar="CLIENT")
     p.add_argument("--rate-limit", type=int, default=None, help="items per second")
     _add_store_options(p)
-    p.set_defaults(func=_guard(_cmd_credentials_create))
+    p.set_defaults(func=_key_guard(_cmd_credentials_create))
     p = csub.add_parser("list", help="list credentials (JSON lines, no secrets)")
     _add_store_options(p)
     p.set_defaults(func=_guard(_cmd_credentials_list))
@@ -951,21 +947,6 @@ def _cmd_webhook_remove(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _webhook_guard(handler: Callable[[argparse.Namespace], int]
-                   ) -> Callable[[argparse.Namespace], int]:
-    """`_guard`, plus an unusable secrets key file as one sentence (exit 2)."""
-
-    def keyed(args: argparse.Namespace) -> int:
-        from api.keyfile import KeyFileError
-
-        try:
-            return handler(args)
-        except KeyFileError as exc:
-            return _fail(exc.message)
-
-    return _guard(keyed)
-
-
 def _register_webhook(sub: Any) -> None:
     webhook = sub.add_parser("webhook", help="webhooks that tell portals of final verdicts")
     wsub = webhook.add_subparsers(dest="webhook_command", required=True)
@@ -974,19 +955,19 @@ def _register_webhook(sub: Any) -> None:
     p.add_argument("client", metavar="CLIENT")
     p.add_argument("--url", required=True, help="http(s) URL the service POSTs verdicts to")
     _add_store_options(p)
-    p.set_defaults(func=_webhook_guard(_cmd_webhook_set))
+    p.set_defaults(func=_key_guard(_cmd_webhook_set))
     p = wsub.add_parser("rotate-secret", help="a new signing secret for CLIENT's webhook; "
                         "prints ONLY the secret")
     p.add_argument("client", metavar="CLIENT")
     _add_store_options(p)
-    p.set_defaults(func=_webhook_guard(_cmd_webhook_rotate))
+    p.set_defaults(func=_key_guard(_cmd_webhook_rotate))
     p = wsub.add_parser("list", help="list webhooks (JSON lines, no secrets)")
     _add_store_options(p)
-    p.set_defaults(func=_webhook_guard(_cmd_webhook_list))
+    p.set_defaults(func=_key_guard(_cmd_webhook_list))
     p = wsub.add_parser("remove", help="remove CLIENT's webhook")
     p.add_argument("client", metavar="CLIENT")
     _add_store_options(p)
-    p.set_defaults(func=_webhook_guard(_cmd_webhook_remove))
+    p.set_defaults(func=_key_guard(_cmd_webhook_remove))
 
 
 # -- registration -----------------------------------------------------------------------
@@ -1062,18 +1043,18 @@ def register(sub: Any) -> None:
                    help="also check that the chain still holds this anchor (printed earlier "
                         "by `moderation audit anchor`)")
     _add_store_options(p)
-    p.set_defaults(func=_audit_guard(_cmd_audit_verify))
+    p.set_defaults(func=_key_guard(_cmd_audit_verify))
     p = ausub.add_parser("anchor", help="verify, then print the head SEQ:HASH to record "
                          "outside the service")
     _add_store_options(p)
-    p.set_defaults(func=_audit_guard(_cmd_audit_anchor))
+    p.set_defaults(func=_key_guard(_cmd_audit_anchor))
     p = ausub.add_parser("export", help="write every event as JSONL to FILE")
     p.add_argument("file", metavar="FILE")
     _add_store_options(p)
     p.set_defaults(func=_guard(_cmd_audit_export))
     p = ausub.add_parser("seal", help="run one sealer pass now (the service does this itself)")
     _add_store_options(p)
-    p.set_defaults(func=_audit_guard(_cmd_audit_seal))
+    p.set_defaults(func=_key_guard(_cmd_audit_seal))
 
     backup = sub.add_parser("backup", help="write a consistent RDB snapshot and the audit "
                             "archive to DIR")

@@ -31,6 +31,7 @@ from api.store.errors import (
     StoreUnavailable,
     Unauthorized,
 )
+from api.store.hset_json import HSET_JSON_LUA
 from api.store.queues import QA, SPECIAL_QUEUES, QueueStat, queue_score, queue_stats, severity_of
 from api.store.ratelimit import RATE_LIMIT_LUA
 from api.store.replicas import ReplicaAcks, run_then_wait
@@ -39,7 +40,7 @@ from moderation.policy import DEFAULT_SLA_MINUTES, Channel, Policy
 
 # Check the API key and its rate limit, claim the data_id and store the item, queue it,
 # and audit it: all or nothing, in one round trip. Arguments: `ItemStore._args`.
-CREATE_ITEM_LUA = RATE_LIMIT_LUA + """
+CREATE_ITEM_LUA = RATE_LIMIT_LUA + HSET_JSON_LUA + """
 -- KEYS[1]  item hash                  pm:item:{client}:{data_id}
 -- KEYS[2]  item id index              pm:itemid:{item_id}
 -- KEYS[3]  the review queue it enters  pm:queue:{channel} or pm:queue:qa (see ARGV[12])
@@ -76,13 +77,7 @@ if digest then
   end
   return {'conflict', redis.call('HGET', KEYS[1], 'item_id')}
 end
-local fields = cjson.decode(ARGV[11])
-local flat = {}
-for k, v in pairs(fields) do
-  flat[#flat + 1] = k
-  flat[#flat + 1] = v
-end
-redis.call('HSET', KEYS[1], unpack(flat))
+hset_json(KEYS[1], ARGV[11])
 redis.call('SET', KEYS[2], KEYS[1])
 if ARGV[12] ~= '' then
   redis.call('ZADD', KEYS[3], tonumber(ARGV[13]), ARGV[1])

@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from api import audit
 from api.store import keys
 from api.store.connection import unavailable
+from api.store.hset_json import HSET_JSON_LUA
 from api.store.items import loaded_decision
 from api.store.queues import ESCALATED, QUEUE_LUA, queue_score, severity_of
 from moderation.policy import DEFAULT_SLA_MINUTES, Policy
@@ -72,7 +73,7 @@ return {overdue, escalated}
 """
 
 # Move one item from the old single queue into its channel's queue. Arguments: `migrate`.
-MIGRATE_LUA = """
+MIGRATE_LUA = HSET_JSON_LUA + """
 -- KEYS[1]  old queue pm:queue:pending   KEYS[2] item hash   KEYS[3] channel queue
 -- KEYS[4]  its age zset   KEYS[5] SLA deadlines   KEYS[6] auto-escalations
 -- ARGV[1]  item id   ARGV[2] fields (JSON object of strings)   ARGV[3] score
@@ -83,8 +84,7 @@ if redis.call('HGET', KEYS[2], 'status') ~= 'pending' then
   redis.call('ZREM', KEYS[1], ARGV[1])
   return 0
 end
-local fields = cjson.decode(ARGV[2])
-for k, v in pairs(fields) do redis.call('HSET', KEYS[2], k, v) end
+hset_json(KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[3], tonumber(ARGV[3]), ARGV[1])
 redis.call('ZADD', KEYS[4], tonumber(ARGV[4]), ARGV[1])
 redis.call('ZADD', KEYS[5], tonumber(ARGV[5]), ARGV[1])

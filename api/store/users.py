@@ -26,6 +26,7 @@ from redis.exceptions import WatchError
 from api import audit
 from api.store import keys
 from api.store.errors import Conflict, InvalidName, NotFound, Unauthorized
+from api.store.hset_json import HSET_JSON_LUA
 from api.store.lockout import RELEASE_SLOTS_LUA, LoginLockout, Slot
 from api.store.statuses import Role
 
@@ -62,7 +63,7 @@ return 1
 # Change a user and end the sessions the change invalidates, in one call (a session opened
 # concurrently is either ended here or opened after the change, never kept from before).
 # Arguments: `UserStore.update`.
-UPDATE_USER_LUA = """
+UPDATE_USER_LUA = HSET_JSON_LUA + """
 -- KEYS[1]  user hash                pm:user:{username}
 -- KEYS[2]  the user's sessions      pm:usersessions:{username}
 -- KEYS[3]  audit stream             pm:audit
@@ -79,13 +80,7 @@ local ends = ARGV[2] == '1'
 if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'role') ~= ARGV[3] then
   ends = true
 end
-local fields = cjson.decode(ARGV[1])
-local flat = {}
-for k, v in pairs(fields) do
-  flat[#flat + 1] = k
-  flat[#flat + 1] = v
-end
-redis.call('HSET', KEYS[1], unpack(flat))
+hset_json(KEYS[1], ARGV[1])
 local ended = 0
 if ends then
   for _, h in ipairs(redis.call('SMEMBERS', KEYS[2])) do
