@@ -1,13 +1,17 @@
-"""Classifier speed on CPU: the shipped model against a from-scratch model of the same shape.
+"""Classifier speed on CPU: the shipped model against today's previous model and a from-scratch
+model of the same shape.
 
-Prints, in one run, for each of {shipped, from-scratch baseline} x {fp32, int8 dynamic}:
+Prints, in one run, for each of {shipped, previous, from-scratch baseline} x {fp32, int8
+dynamic}:
 p50/p99 latency of one 80-character comment on 1 thread, comments/s at batch sizes 1, 8 and 32
 on 2 threads, and peak RSS (each variant runs in its own process, so RSS is that model's).
 The baseline has random weights: latency depends on shape, not on values, so it answers
 "does pretraining cost speed?" (it must not) without shipping a second model.
+"previous" is the model the service served before the shipped one (`--against`, default
+models/cold-l4-h256 when the default has moved on): a new model must be no slower than it.
 Target (issue 3): one comment in <= 10 ms on one CPU core.
 
-    python scripts/bench_classifier.py [--model DIR] [--iterations 300]
+    python scripts/bench_classifier.py [--model DIR] [--against DIR] [--iterations 300]
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ COMMENT = ("我家小区门口的路灯已经坏了一个多月，晚上出行�
            "多次打电话给物业都说没有办法，希望有关部门能够尽快派人来维修一下，真心谢谢你们的帮助！")[:80]
 assert len(COMMENT) == 80
 TARGET_MS = 10.0
+PREVIOUS_MODEL = ROOT / "models" / "cold-l4-h256"
 SECONDS_PER_ROUND = 1.0
 ROUNDS = 3
 
@@ -94,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=default_model_path())
+    parser.add_argument("--against", type=Path, default=PREVIOUS_MODEL,
+                        help="the previous model to compare with (skipped when it is --model)")
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--child", nargs=2, metavar=("DIR", "QUANTIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -112,7 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         scratch = build_scratch(args.model, Path(tmp) / "scratch-same-shape")
-        for label, path in (("shipped", args.model), ("scratch", scratch)):
+        variants = [("shipped", args.model)]
+        if (args.against and (args.against / "config.json").is_file()
+                and args.against.resolve() != args.model.resolve()):
+            variants.append(("previous", args.against))
+        variants.append(("scratch", scratch))
+        for label, path in variants:
             for quantize in (False, True):
                 cmd = [sys.executable, __file__, "--child", str(path), str(int(quantize)),
                        "--iterations", str(args.iterations)]
@@ -136,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
               f"(<= ~1.0: pretraining costs no speed); one comment "
               f"{s['p50_ms']:.2f} ms vs target {TARGET_MS:.0f} ms "
               f"({'met' if s['p50_ms'] <= TARGET_MS else 'MISSED'})")
+        if ("previous", quantize) in rows:
+            p = rows[("previous", quantize)]
+            print(f"{kind}: shipped/previous p50 latency ratio {s['p50_ms'] / p['p50_ms']:.2f}, "
+                  f"batch 32 throughput ratio {s['per_s_b32'] / p['per_s_b32']:.2f} "
+                  f"(target: latency ratio <= ~1.0, no slower than the previous model)")
     fp, q = rows[("shipped", False)], rows[("shipped", True)]
     print(f"int8/fp32 speed-up: p50 x{fp['p50_ms'] / q['p50_ms']:.2f}, "
           f"batch 32 x{q['per_s_b32'] / fp['per_s_b32']:.2f}")

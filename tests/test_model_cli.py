@@ -34,9 +34,12 @@ ROWS = [
 ]
 
 
+TOPICS = ("race", "region", "gender")
+
+
 def cold_rows(rows=ROWS) -> list[dict[str, object]]:
-    return [{"": i, "split": "test", "topic": "race", "label": y, "fine-grained-label": f,
-             "TEXT": t} for i, (t, y, f) in enumerate(rows)]
+    return [{"": i, "split": "test", "topic": TOPICS[i % 3], "label": y,
+             "fine-grained-label": f, "TEXT": t} for i, (t, y, f) in enumerate(rows)]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -120,11 +123,34 @@ def test_evaluate_cold_dataset_from_the_environment(
     assert result["anti_bias"]["n"] == 3
 
 
+def test_evaluate_cold_reports_each_topic_and_fine_grained_label(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], shipped: Classifier) -> None:
+    write_csv(tmp_path / "test.csv", cold_rows(), bom=True)
+    code, out, err = run(capsys, "evaluate", "--data", str(tmp_path / "test.csv"))
+    assert code == 0, err
+    result = json.loads(out)
+    predicted = expected_report(shipped, [r[0] for r in ROWS], [r[1] for r in ROWS])["predicted"]
+    for k, topic in enumerate(TOPICS):
+        rows = [(r[1], p) for i, (r, p) in enumerate(zip(ROWS, predicted, strict=True))
+                if i % 3 == k]
+        figures = result["per_topic"][topic]
+        assert figures["n"] == len(rows)
+        assert figures["accuracy"] == round(sum(y == p for y, p in rows) / len(rows), 4)
+        assert figures["flag_rate"] == round(sum(p for _, p in rows) / len(rows), 4)
+    assert sorted(result["per_fine_label"]) == ["0", "1", "2", "3"]
+    for fine, block in result["per_fine_label"].items():
+        flags = [p for r, p in zip(ROWS, predicted, strict=True) if r[2] == int(fine)]
+        assert (block["n"], block["flagged"]) == (len(flags), sum(flags))
+    assert result["per_fine_label"]["3"]["name"] == "anti-bias"
+    assert result["per_fine_label"]["3"]["flagged"] == result["anti_bias"]["flagged"]
+
+
 def swsr_rows(n_posts: int = 10) -> list[dict[str, object]]:
     comments = ["女司机就是马路杀手", "支持女性参加工作", "女人就该在家带孩子",
                 "这个政策对女职工很友好"]
     return [{"index": k, "weibo_id": 1000 + post, "comment_text": f"{c}{post}",
-             "label": int(i % 2 == 0)}
+             "label": int(i % 2 == 0), "category": "MA" if i == 0 else "SCB" if i == 2 else "",
+             "target": "G" if i % 2 == 0 else ""}
             for k, (post, (i, c)) in enumerate(
                 (p, ic) for p in range(n_posts) for ic in enumerate(comments))]
 
@@ -153,6 +179,10 @@ def test_evaluate_swsr_heldout(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert result["data"] == "swsr/heldout"
     assert result["n"] == len(swsr_split(tmp_path)["heldout"])
     assert result["split"]["seed"] == 2022
+    # Per sexism category: every sexist comment of category MA is the first of its post.
+    per = result["per_topic"]
+    assert sorted(per) == ["MA", "SCB", "non-sexist"]
+    assert per["MA"]["n"] == per["SCB"]["n"] == per["non-sexist"]["n"] // 2
 
 
 @pytest.mark.parametrize(

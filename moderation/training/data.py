@@ -24,13 +24,15 @@ SWSR_HELDOUT_FRACTION = 0.2
 
 @dataclass(frozen=True)
 class LabeledTexts:
-    """Texts with integer labels; `fine` holds COLD test's fine-grained labels where present."""
+    """Texts with integer labels; `fine` holds COLD test's fine-grained labels where present,
+    `topics` the slice each row belongs to (COLD's topic, SWSR's sexism category) where known."""
 
     texts: tuple[str, ...]
     labels: tuple[int, ...]
     fine: tuple[int, ...] | None = None
     name: str = ""
     extra: dict[str, object] = field(default_factory=dict)
+    topics: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -43,11 +45,12 @@ class LabeledTexts:
             labels=tuple(self.labels[i] for i in pick),
             fine=tuple(self.fine[i] for i in pick) if self.fine is not None else None,
             name=name if name is not None else self.name,
+            topics=tuple(self.topics[i] for i in pick) if self.topics is not None else None,
         )
 
 
 def concat(*parts: LabeledTexts, name: str | None = None) -> LabeledTexts:
-    """Rows of several sets in order (fine-grained labels dropped)."""
+    """Rows of several sets in order (fine-grained labels and topics dropped)."""
     return LabeledTexts(
         texts=tuple(t for p in parts for t in p.texts),
         labels=tuple(y for p in parts for y in p.labels),
@@ -76,7 +79,8 @@ def _read_rows(path: Path,
 
 
 def read_csv(path: Path, *, text_column: str = "TEXT", label_column: str = "label",
-             fine_column: str | None = "fine-grained-label") -> LabeledTexts:
+             fine_column: str | None = "fine-grained-label",
+             topic_column: str | None = "topic") -> LabeledTexts:
     """A labelled CSV (UTF-8, BOM tolerated); labels must be integers 0..k-1."""
     columns, rows = _read_rows(path, (text_column, label_column))
     texts, labels = [], []
@@ -90,7 +94,10 @@ def read_csv(path: Path, *, text_column: str = "TEXT", label_column: str = "labe
     fine = None
     if fine_column and fine_column in columns:
         fine = tuple(int(r[fine_column]) for r in rows)
-    return LabeledTexts(tuple(texts), tuple(labels), fine, name=path.name)
+    topics = None
+    if topic_column and topic_column in columns:
+        topics = tuple(r[topic_column] or "" for r in rows)
+    return LabeledTexts(tuple(texts), tuple(labels), fine, name=path.name, topics=topics)
 
 
 def cold_path(datasets_dir: Path, split: str) -> Path:
@@ -100,7 +107,8 @@ def cold_path(datasets_dir: Path, split: str) -> Path:
 def read_cold(datasets_dir: Path, split: str) -> LabeledTexts:
     """One COLD split by file (the file decides the split, not its `split` column)."""
     data = read_csv(cold_path(datasets_dir, split))
-    return LabeledTexts(data.texts, data.labels, data.fine, name=f"cold/{split}")
+    return LabeledTexts(data.texts, data.labels, data.fine, name=f"cold/{split}",
+                        topics=data.topics)
 
 
 def swsr_split(datasets_dir: Path, *, seed: int = SWSR_SEED,
@@ -114,17 +122,27 @@ def swsr_split(datasets_dir: Path, *, seed: int = SWSR_SEED,
     posts = sorted({r["weibo_id"] for r in rows})
     random.Random(seed).shuffle(posts)
     heldout_posts = set(posts[: round(len(posts) * heldout_fraction)])
-    parts: dict[str, tuple[list[str], list[int]]] = {"train": ([], []), "heldout": ([], [])}
+    parts: dict[str, tuple[list[str], list[int], list[str]]] = {
+        "train": ([], [], []), "heldout": ([], [], [])}
     for row in rows:
         part = parts["heldout" if row["weibo_id"] in heldout_posts else "train"]
         part[0].append(row["comment_text"] or "")
         part[1].append(int(row["label"]))
+        part[2].append(swsr_category(row))
     return {
-        name: LabeledTexts(tuple(t), tuple(y), name=f"swsr/{name}",
+        name: LabeledTexts(tuple(t), tuple(y), name=f"swsr/{name}", topics=tuple(c),
                            extra={"seed": seed, "posts": len(heldout_posts) if name == "heldout"
                                   else len(posts) - len(heldout_posts)})
-        for name, (t, y) in parts.items()
+        for name, (t, y, c) in parts.items()
     }
+
+
+def swsr_category(row: dict[str, str]) -> str:
+    """A comment's slice for per-topic figures: its sexism category (MA, SCB, SO, SA) when it
+    is labelled sexist, else `non-sexist`."""
+    if (row.get("label") or "").strip() != "1":
+        return "non-sexist"
+    return (row.get("category") or "").strip() or "uncategorised"
 
 
 def read_swsr_posts(datasets_dir: Path) -> list[str]:

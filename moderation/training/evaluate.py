@@ -3,7 +3,10 @@
 Top-level figures always cover the whole file. COLD test shares 39 texts with train (4 of them
 with other labels), so the same figures without those texts go under
 `without_train_overlap`; its fine-grained label 3 (anti-bias speech, the closest thing to a
-citizen's legitimate post about a group) gets its own false-positive rate under `anti_bias`.
+citizen's legitimate post about a group) gets its own false-positive rate under `anti_bias`,
+and every fine-grained label its flag rate under `per_fine_label` (a flag is right for 1 and 2,
+wrong for 0 and 3). `per_topic` splits the figures by COLD's topic (race, region, gender) or
+SWSR's sexism category, where an average hides a topic the model fails on.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from moderation.training.data import LabeledTexts
 from moderation.training.metrics import report
 
 ANTI_BIAS = 3
+FINE_LABEL_NAMES = {0: "other non-offensive", 1: "attack individual", 2: "attack group",
+                    3: "anti-bias"}
 
 
 def positive_index(labels: Sequence[str]) -> int:
@@ -45,4 +50,37 @@ def evaluation(data: LabeledTexts, predicted: Sequence[int], labels: Sequence[st
         flagged = sum(1 for p in rows if p == flag)
         out["anti_bias"] = {"n": len(rows), "flagged": flagged,
                             "false_positive_rate": round(flagged / len(rows), 4)}
+    if data.fine is not None:
+        out["per_fine_label"] = per_fine_label(data.fine, predicted, positive_index(labels))
+    if data.topics is not None:
+        out["per_topic"] = per_topic(data, predicted, labels)
+    return out
+
+
+def per_fine_label(fine: Sequence[int], predicted: Sequence[int],
+                   flag: int) -> dict[str, dict[str, Any]]:
+    """For each fine-grained label: how many rows, how many the model flagged, and the rate."""
+    out: dict[str, dict[str, Any]] = {}
+    for value in sorted(set(fine)):
+        rows = [p for p, f in zip(predicted, fine, strict=True) if f == value]
+        flagged = sum(1 for p in rows if p == flag)
+        out[str(value)] = {"name": FINE_LABEL_NAMES.get(value, str(value)), "n": len(rows),
+                           "flagged": flagged, "flag_rate": round(flagged / len(rows), 4)}
+    return out
+
+
+def per_topic(data: LabeledTexts, predicted: Sequence[int],
+              labels: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Accuracy, macro-F1 and flag rate within each topic."""
+    assert data.topics is not None
+    flag = positive_index(labels)
+    out: dict[str, dict[str, Any]] = {}
+    for topic in sorted(set(data.topics)):
+        keep = [t == topic for t in data.topics]
+        y_true = [y for y, k in zip(data.labels, keep, strict=True) if k]
+        y_pred = [p for p, k in zip(predicted, keep, strict=True) if k]
+        figures = report(y_true, y_pred, labels)
+        out[topic] = {"n": figures["n"], "accuracy": figures["accuracy"],
+                      "macro_f1": figures["macro_f1"],
+                      "flag_rate": round(sum(1 for p in y_pred if p == flag) / len(y_pred), 4)}
     return out

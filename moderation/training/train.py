@@ -4,12 +4,20 @@ One plain PyTorch loop rather than `Trainer`: seeded, dynamic padding, linear wa
 decay, early stopping on dev macro-F1, optional distillation from a teacher's logits. The best
 epoch's weights are written with `save_pretrained` (fp16 by default: the shipped model must stay
 under 25 MB) together with the tokenizer, `id2label` and a `training.json` that records the run.
+
+On a 2-core CPU an epoch of a bigger encoder takes hours and a session ends when it ends, so
+with `checkpoint_dir` set the loop saves everything it needs to go on (weights, optimizer,
+scheduler, random states, the epoch's batch order and position, the best epoch so far) every
+`checkpoint_every` steps and at each epoch's end, and a rerun with the same settings and data
+resumes where the last checkpoint left off.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -49,6 +57,9 @@ class TrainConfig:
     distill_temperature: float = 2.0
     save_dtype: str = "float16"
     device: str | None = None
+    checkpoint_dir: Path | None = None
+    checkpoint_every: int = 200
+    bucket_by_length: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,26 @@ def _batches(n: int, batch_size: int, rng: random.Random | None) -> Iterator[lis
         yield order[start : start + batch_size]
 
 
+BUCKET_BATCHES = 50
+
+
+def _bucketed_batches(lengths: Sequence[int], batch_size: int,
+                      rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar-length texts: a batch pads to its longest text, and on a
+    CPU padding is most of the cost when short comments share a batch with long posts. The
+    shuffle is kept at two levels: which texts meet in a pool of BUCKET_BATCHES batches, and
+    the order of the batches."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    pool = batch_size * BUCKET_BATCHES
+    batches: list[list[int]] = []
+    for start in range(0, len(order), pool):
+        chunk = sorted(order[start : start + pool], key=lambda i: lengths[i])
+        batches.extend(chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
 def warmup_linear_decay(optimizer: torch.optim.Optimizer, warmup: int,
                         total: int) -> torch.optim.lr_scheduler.LambdaLR:
     """Learning rate rising linearly over `warmup` steps, then falling linearly to 0 at
@@ -139,11 +170,28 @@ def predict_logits(model, ids: Sequence[list[int]], pad_id: int, device: torch.d
     return out
 
 
+class TrainingPaused(Exception):
+    """`max_steps` were done in this call; the run's state is in the checkpoint."""
+
+    def __init__(self, checkpoint: Path, epoch: int, position: int, steps: int) -> None:
+        super().__init__(f"paused after {steps} steps (epoch {epoch}, batch {position}); "
+                         f"rerun to resume from {checkpoint}")
+        self.checkpoint, self.epoch, self.position, self.steps = (checkpoint, epoch, position,
+                                                                  steps)
+
+
 def train(config: TrainConfig, train_set: LabeledTexts, dev_set: LabeledTexts, *,
           teacher_logits: np.ndarray | None = None, progress: bool = True,
-          notes: Mapping[str, object] | None = None) -> TrainResult:
+          notes: Mapping[str, object] | None = None,
+          max_steps: int | None = None) -> TrainResult:
     """Fine-tune, keep the epoch with the best dev macro-F1, save it if `config.out` is set
-    (`notes`: more top-level entries for `training.json`, such as how the base was adapted)."""
+    (`notes`: more top-level entries for `training.json`, such as how the base was adapted).
+
+    With `max_steps` (and a checkpoint directory) the call does at most that many steps, saves
+    a checkpoint and raises `TrainingPaused`: a long CPU run done in chunks that each fit in a
+    session."""
+    if max_steps is not None and config.checkpoint_dir is None:
+        raise ValueError("max_steps needs a checkpoint directory to resume from")
     from tqdm.auto import tqdm
 
     set_seed(config.seed)
@@ -170,15 +218,26 @@ def train(config: TrainConfig, train_set: LabeledTexts, dev_set: LabeledTexts, *
     total = steps_per_epoch * config.epochs
     scheduler = warmup_linear_decay(optimizer, int(total * config.warmup_ratio), total)
     rng = random.Random(config.seed)
-    history: list[dict[str, float]] = []
-    best_f1, best_epoch, best_state, stale = -1.0, 0, None, 0
-    started = time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
+    state = TrainState()
+    fingerprint = run_fingerprint(config, train_set, dev_set)
+    if config.checkpoint_dir is not None:
+        state = resume(config.checkpoint_dir, fingerprint, model, optimizer, scheduler, rng,
+                       device) or state
+    started = time.perf_counter() - state.seconds
+    steps = 0
+    while state.epoch < config.epochs and state.stale < config.patience:
+        if max_steps is not None and steps >= max_steps:
+            raise TrainingPaused(config.checkpoint_dir, state.epoch + 1, 0, steps)
+        epoch = state.epoch + 1
+        if not state.order:
+            state.order = (
+                _bucketed_batches([len(x) for x in train_ids], config.batch_size, rng)
+                if config.bucket_by_length
+                else list(_batches(len(train_ids), config.batch_size, rng)))
         model.train()
-        running, seen = 0.0, 0
-        bar = tqdm(list(_batches(len(train_ids), config.batch_size, rng)), disable=not progress,
+        bar = tqdm(total=len(state.order), initial=state.position, disable=not progress,
                    desc=f"epoch {epoch}/{config.epochs}", file=sys.stderr, leave=False)
-        for pick in bar:
+        for pick in state.order[state.position:]:
             input_ids, mask = pad_batch([train_ids[i] for i in pick], pad_id)
             logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits
             target = labels[pick].to(device)
@@ -194,23 +253,44 @@ def train(config: TrainConfig, train_set: LabeledTexts, dev_set: LabeledTexts, *
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            running += loss.item() * len(pick)
-            seen += len(pick)
-            bar.set_postfix(loss=f"{running / seen:.4f}")
+            state.running += loss.item() * len(pick)
+            state.seen += len(pick)
+            state.position += 1
+            steps += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{state.running / state.seen:.4f}")
+            mid_epoch = state.position < len(state.order)
+            pause = mid_epoch and max_steps is not None and steps >= max_steps
+            if config.checkpoint_dir is not None and mid_epoch and (
+                    pause or state.position % config.checkpoint_every == 0):
+                state.seconds = time.perf_counter() - started
+                checkpoint(config.checkpoint_dir, fingerprint, state, model, optimizer,
+                           scheduler, rng)
+            if pause:
+                bar.close()
+                raise TrainingPaused(config.checkpoint_dir, epoch, state.position, steps)
+        bar.close()
         dev_pred = predict_logits(model, dev_ids, pad_id, device).argmax(1)
         dev_f1 = macro_f1(dev_set.labels, dev_pred.tolist(), len(config.labels))
         dev_acc = float((dev_pred == np.array(dev_set.labels)).mean())
-        history.append({"epoch": epoch, "train_loss": round(running / max(1, seen), 5),
-                        "dev_accuracy": round(dev_acc, 5), "dev_macro_f1": round(dev_f1, 5)})
-        print(f"epoch {epoch}: loss {running / max(1, seen):.4f} dev acc {dev_acc:.4f} "
+        train_loss = state.running / max(1, state.seen)
+        state.history.append({"epoch": epoch, "train_loss": round(train_loss, 5),
+                              "dev_accuracy": round(dev_acc, 5), "dev_macro_f1": round(dev_f1, 5)})
+        print(f"epoch {epoch}: loss {train_loss:.4f} dev acc {dev_acc:.4f} "
               f"macro-F1 {dev_f1:.4f}", file=sys.stderr)
-        if dev_f1 > best_f1:
-            best_f1, best_epoch, stale = dev_f1, epoch, 0
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        if dev_f1 > state.best_f1:
+            state.best_f1, state.best_epoch, state.stale = dev_f1, epoch, 0
+            state.best_state = {k: v.detach().cpu().clone()
+                                for k, v in model.state_dict().items()}
         else:
-            stale += 1
-            if stale >= config.patience:
-                break
+            state.stale += 1
+        state.epoch, state.order, state.position, state.running, state.seen = epoch, [], 0, 0.0, 0
+        if config.checkpoint_dir is not None:
+            state.seconds = time.perf_counter() - started
+            checkpoint(config.checkpoint_dir, fingerprint, state, model, optimizer, scheduler,
+                       rng)
+    best_state, best_f1, best_epoch, history = (state.best_state, state.best_f1,
+                                                state.best_epoch, state.history)
     model.load_state_dict(best_state)
     model.to("cpu").eval()
     seconds = time.perf_counter() - started
@@ -219,6 +299,82 @@ def train(config: TrainConfig, train_set: LabeledTexts, dev_set: LabeledTexts, *
     if config.out is not None:
         save(result, config, train_set, dev_set, notes=notes)
     return result
+
+
+@dataclass
+class TrainState:
+    """Where a run stands: what a checkpoint holds besides the weights and optimizer."""
+
+    epoch: int = 0                      # epochs finished
+    order: list[list[int]] = field(default_factory=list)  # this epoch's batches
+    position: int = 0                   # batches of `order` done
+    running: float = 0.0                # this epoch's summed loss
+    seen: int = 0                       # this epoch's examples
+    stale: int = 0                      # epochs since the best
+    best_f1: float = -1.0
+    best_epoch: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+def run_fingerprint(config: TrainConfig, train_set: LabeledTexts, dev_set: LabeledTexts) -> str:
+    """What must not change between a run and its resumption: every setting that shapes the
+    optimisation, and the exact training and dev rows."""
+    digest = hashlib.sha256()
+    settings = {k: str(v) for k, v in asdict(config).items()
+                if k not in ("out", "device", "checkpoint_dir", "checkpoint_every",
+                             "save_dtype")}
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    for part in (train_set, dev_set):
+        for text, label in zip(part.texts, part.labels, strict=True):
+            digest.update(f"{label}\t{text}\n".encode())
+    return digest.hexdigest()
+
+
+def checkpoint(directory: Path, fingerprint: str, state: TrainState, model, optimizer,
+               scheduler, rng: random.Random) -> None:
+    """Write the run's state atomically (a crash mid-write leaves the previous checkpoint)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "fingerprint": fingerprint,
+        "state": {k: v for k, v in asdict(state).items() if k != "best_state"},
+        "best_state": state.best_state,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "python_rng": rng.getstate(),
+        "torch_rng": torch.get_rng_state(),
+    }
+    tmp = directory / (CHECKPOINT_FILE + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, directory / CHECKPOINT_FILE)
+
+
+def resume(directory: Path, fingerprint: str, model, optimizer, scheduler,
+           rng: random.Random, device: torch.device) -> TrainState | None:
+    """Load the checkpoint in `directory` into the model, optimizer, scheduler and rng; None
+    when there is none. A checkpoint of other settings or data is refused, not mixed in."""
+    path = directory / CHECKPOINT_FILE
+    if not path.is_file():
+        return None
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    if payload.get("fingerprint") != fingerprint:
+        raise ModelLoadError(f"The checkpoint in {directory} belongs to a run with other "
+                             "settings or data; use another --checkpoint-dir or delete it.")
+    model.load_state_dict(payload["model"])
+    model.to(device)
+    optimizer.load_state_dict(payload["optimizer"])
+    scheduler.load_state_dict(payload["scheduler"])
+    rng.setstate(payload["python_rng"])
+    torch.set_rng_state(payload["torch_rng"])
+    state = TrainState(**payload["state"], best_state=payload["best_state"])
+    print(f"resuming from {path}: epoch {state.epoch + 1}, batch {state.position}",
+          file=sys.stderr)
+    return state
 
 
 def save(result: TrainResult, config: TrainConfig, train_set: LabeledTexts,
