@@ -23,6 +23,7 @@ from typing import Any
 from moderation.errors import InputError, ModelLoadError
 
 EVAL_CHUNK = 256
+COUNTER_DEV = 400  # sentences per stance from the templates' held-out half
 
 
 def datasets_dir(flag: str | None) -> Path:
@@ -59,8 +60,10 @@ def register(subparsers) -> None:
     source = ev.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=Path, help="labelled CSV file (UTF-8); a train.csv "
                         "beside it is used to report figures without train-overlapping texts")
-    source.add_argument("--dataset", choices=("cold", "swsr"),
-                        help="cold: COLD test; swsr: SWSR's held-out split (by weibo_id)")
+    source.add_argument("--dataset", choices=("cold", "swsr", "counter"),
+                        help="cold: COLD test; swsr: SWSR's held-out split (by weibo_id); "
+                        "counter: the held-out half of the counter-speech templates (groups "
+                        "and patterns training never saw)")
     ev.add_argument("--split", default="test", choices=("train", "dev", "test"),
                     help="COLD split for --dataset cold (default test)")
     ev.add_argument("--text-column", default="TEXT")
@@ -131,6 +134,10 @@ def _fail(message: str) -> int:
 def _load_eval_data(args) -> tuple[Any, list[str] | None]:
     from moderation.training import data as d
 
+    if args.dataset == "counter":
+        from moderation.training.counter import counter_examples
+
+        return counter_examples(COUNTER_DEV, COUNTER_DEV, part="dev"), None
     root = datasets_dir(args.datasets)
     if args.dataset == "swsr":
         return d.swsr_split(root)["heldout"], None

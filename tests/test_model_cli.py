@@ -145,6 +145,19 @@ def test_evaluate_cold_reports_each_topic_and_fine_grained_label(
     assert result["per_fine_label"]["3"]["flagged"] == result["anti_bias"]["flagged"]
 
 
+def test_evaluate_counter_templates_dev_half(capsys: pytest.CaptureFixture[str],
+                                             shipped: Classifier) -> None:
+    from moderation.training.counter import counter_examples
+
+    code, out, err = run(capsys, "evaluate", "--dataset", "counter")
+    assert code == 0, err
+    result = json.loads(out)
+    dev = counter_examples(cli_model.COUNTER_DEV, cli_model.COUNTER_DEV, part="dev")
+    assert result["data"] == dev.name and result["n"] == len(dev)
+    assert sorted(result["per_topic"]) == ["gender", "race", "region"]
+    assert result["accuracy"] == expected_report(shipped, dev.texts, dev.labels)["accuracy"]
+
+
 def swsr_rows(n_posts: int = 10) -> list[dict[str, object]]:
     comments = ["女司机就是马路杀手", "支持女性参加工作", "女人就该在家带孩子",
                 "这个政策对女职工很友好"]

@@ -86,6 +86,27 @@ SAFE_PATTERNS: tuple[Pattern, ...] = (
     lambda t, g, r: f"这篇文章讲{g}面临的困境，写得很客观，值得一看。",
     lambda t, g, r: f"希望有关部门保障{g}的合法权益，不能容忍{_pick(r, t, BIAS_NAMES)}。",
     lambda t, g, r: f"为什么总有人拿{g}开刀？说到底还是{_pick(r, t, BIAS_NAMES)}在作怪。",
+    lambda t, g, r: f"{g}招谁惹谁了？出了事就往{g}身上推，这不公平。",
+    lambda t, g, r: (f"我老婆就是{g}，{r.choice(VIRTUES)}，"
+                     f"那些说{g}{_pick(r, t, STEREOTYPES)}的根本不了解。"),
+    lambda t, g, r: f"哪里都有好人和坏人，跟是不是{g}没有关系。",
+    lambda t, g, r: f"新闻里那个人犯了错就罚他，别上升到所有{g}。",
+    lambda t, g, r: f"{g}{_pick(r, t, STEREOTYPES)}？我跟{g}共事好几年，从没见过。",
+    lambda t, g, r: f"{_pick(r, t, BIAS_NAMES)}说白了就是欺负人，{g}不欠谁的。",
+    lambda t, g, r: f"这种动不动就骂{g}的帖子，平台应该管一管。",
+    lambda t, g, r: f"以前总听人说{g}{_pick(r, t, STEREOTYPES)}，后来才知道是被带节奏了。",
+    lambda t, g, r: f"请尊重{g}，他们和你我一样是在努力生活的人。",
+    lambda t, g, r: f"叫{g}“{_pick(r, t, SLURS)}”太难听了，换位思考一下吧。",
+    lambda t, g, r: f"统计数据并不支持“{g}{_pick(r, t, STEREOTYPES)}”这个说法。",
+    lambda t, g, r: f"{g}被歧视的问题由来已久，需要法律和教育一起解决。",
+    lambda t, g, r: f"有的人一边反感别人给自己贴标签，一边给{g}贴标签。",
+    lambda t, g, r: f"我是{g}，也被人骂过“{_pick(r, t, SLURS)}”，真的很委屈。",
+    lambda t, g, r: f"讨论{g}的问题可以，但请就事论事，别搞人身攻击。",
+    lambda t, g, r: f"{g}也有自己的难处，多一点理解少一点指责吧。",
+    lambda t, g, r: f"如果你被人说成{_pick(r, t, STEREOTYPES)}，你心里会好受吗？别这样说{g}。",
+    lambda t, g, r: f"这个博主天天煽动大家骂{g}，就是为了流量，别上当。",
+    lambda t, g, r: f"{g}的合法权益应该受到保护，任何{_pick(r, t, BIAS_NAMES)}都不该被纵容。",
+    lambda t, g, r: f"身边很多{g}朋友，{r.choice(VIRTUES)}，网上那些偏见太离谱了。",
 )
 OFFENSIVE_PATTERNS: tuple[Pattern, ...] = (
     lambda t, g, r: f"{g}就是{_pick(r, t, STEREOTYPES)}，没一个好东西。",
@@ -100,7 +121,24 @@ OFFENSIVE_PATTERNS: tuple[Pattern, ...] = (
     lambda t, g, r: f"{g}天生{_pick(r, t, STEREOTYPES)}，跟{r.choice(INSULTS)}没区别。",
     lambda t, g, r: f"我就是歧视{g}，{_pick(r, t, STEREOTYPES)}的人凭什么不能歧视？",
     lambda t, g, r: f"招人千万别要{g}，{_pick(r, t, STEREOTYPES)}，都是{r.choice(INSULTS)}。",
+    lambda t, g, r: f"哪有什么好{g}，{_pick(r, t, STEREOTYPES)}是他们的本性。",
+    lambda t, g, r: f"别洗了，{g}就是{_pick(r, t, STEREOTYPES)}，谁接触谁知道。",
+    lambda t, g, r: f"跟{g}讲道理没用，这帮{r.choice(INSULTS)}只配{r.choice(CURSES)}。",
+    lambda t, g, r: f"又在给{g}洗地？{_pick(r, t, SLURS)}就是{_pick(r, t, SLURS)}，改不了。",
+    lambda t, g, r: f"看到{g}就恶心，{_pick(r, t, STEREOTYPES)}，{r.choice(CURSES)}。",
+    lambda t, g, r: (f"我家楼下来了一群{g}，{_pick(r, t, STEREOTYPES)}，"
+                     f"真想让他们{r.choice(CURSES)}。"),
+    lambda t, g, r: (f"所谓反对{_pick(r, t, BIAS_NAMES)}都是借口，"
+                     f"{g}本来就{_pick(r, t, STEREOTYPES)}。"),
+    lambda t, g, r: f"{g}这种{_pick(r, t, SLURS)}也配当人？{r.choice(CURSES)}！",
+    lambda t, g, r: f"一看就是{g}，{_pick(r, t, STEREOTYPES)}，{r.choice(INSULTS)}一个。",
+    lambda t, g, r: f"支持{g}的人脑子都有病，{g}{_pick(r, t, STEREOTYPES)}这是常识。",
+    lambda t, g, r: f"{g}生的孩子也是{r.choice(INSULTS)}，{_pick(r, t, STEREOTYPES)}会遗传。",
+    lambda t, g, r: f"谁要是嫁给{g}就是瞎了眼，{g}全是{r.choice(INSULTS)}。",
 )
+OPENINGS = ("", "", "", "说句公道话，", "看不下去了，", "讲道理，", "楼上的，", "其实", "我想说，",
+            "评论区好多人在吵，", "刚看到这个新闻，", "呵呵，", "真的无语，", "实话实说，")
+CLOSINGS = ("", "", "", "", "大家怎么看？", "不服来辩。", "就这样吧。", "别杠。", "共勉。")
 
 
 def _halves(items: Sequence, part: str) -> list:
@@ -127,7 +165,8 @@ def counter_examples(n_safe: int, n_offensive: int, *, part: str = "train",
             if len(seen) >= n:
                 break
             topic = topics[len(seen) % len(topics)]
-            text = rng.choice(patterns)(topic, rng.choice(groups[topic]), rng)
+            core = rng.choice(patterns)(topic, rng.choice(groups[topic]), rng)
+            text = f"{rng.choice(OPENINGS)}{core}{rng.choice(CLOSINGS)}"
             if text not in seen:
                 seen.add(text)
                 made.append((text, label, topic))
