@@ -1,7 +1,8 @@
 """A compatibility call as an item, exactly like `POST /v1/moderate`: the same pipeline
 call (`_decide_one`), the same `ItemStore.create` Lua call under the credential's client
 (idempotent `data_id`, 409 on other content, review items queued, the client's rate
-limit counted on the credential's lookup record), the same metrics and log fields."""
+limit counted on the credential's lookup record, an Aliyun signature nonce claimed), the
+same metrics and log fields."""
 
 from __future__ import annotations
 
@@ -20,7 +21,14 @@ from api.routes.moderate import _decide_one, _new_item
 from api.schemas import ModerateRequest
 from api.state import AppState
 from api.store.credentials import CredentialStore, LiveCredential
-from api.store.errors import DataIdConflict, RateLimited, StoreUnavailable, Unauthorized
+from api.store.errors import (
+    DataIdConflict,
+    NonceUsed,
+    RateLimited,
+    StoreUnavailable,
+    Unauthorized,
+)
+from api.store.items import NonceClaim
 from moderation.errors import InputError
 from moderation.pipeline import MAX_FIELD_CHARS
 
@@ -47,7 +55,8 @@ def channel_of(state: AppState, name: str | None) -> str:
 
 async def moderate_item(request: Request, state: AppState, creds: CredentialStore,
                         cred: LiveCredential, *, data_id: str, channel: str, content: str,
-                        author_ref: str | None, ip: str | None, rid: str) -> Outcome:
+                        author_ref: str | None, ip: str | None, rid: str,
+                        nonce: NonceClaim | None = None) -> Outcome:
     if len(content) > MAX_FIELD_CHARS:
         raise CompatError("too_long", f"The content has {len(content)} characters; the limit "
                           f"is {MAX_FIELD_CHARS}.")
@@ -66,10 +75,12 @@ async def moderate_item(request: Request, state: AppState, creds: CredentialStor
         raise CompatError(kind, exc.message) from None
     try:
         res = await state.items.create(_new_item(cred.client, req, decision.to_dict(), rid),
-                                       key_hash=cred.key_hash, cost=1)
+                                       key_hash=cred.key_hash, cost=1, nonce=nonce)
     except Unauthorized:
         creds.forget(cred.secret_id)
         raise CompatError("unknown_id", "The credential is unknown or revoked.") from None
+    except NonceUsed as exc:
+        raise CompatError("replay", exc.message) from None
     except DataIdConflict as exc:
         raise CompatError("conflict", exc.message) from None
     except RateLimited:

@@ -149,12 +149,6 @@ class CredentialStore:
     def forget(self, secret_id: str) -> None:
         self._cache.pop(secret_id, None)
 
-    async def claim_nonce(self, secret_id: str, nonce: str, ttl_s: int) -> bool:
-        """True the first time `nonce` is seen for this credential within `ttl_s`."""
-        async with unavailable():
-            return bool(await self.r.set(keys.credential_nonce(secret_id, nonce), "1",
-                                         nx=True, ex=ttl_s))
-
 
 def _public(d: dict) -> CredentialRecord:
     return CredentialRecord(**{k: v for k, v in d.items() if k != "sealed"})
