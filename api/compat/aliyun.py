@@ -14,12 +14,11 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from api.compat import acs3, items, labels, rpc_v1
+from api.compat import acs3, items, labels, percent, rpc_v1
 from api.compat.errors import CompatError
 from api.compat.findings import findings
 from api.state import AppState
@@ -60,7 +59,7 @@ def error_response(exc: CompatError, rid: str, host: str) -> JSONResponse:
 
 def _form(body: bytes) -> list[tuple[str, str]]:
     try:
-        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+        return percent.parse_form(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise CompatError("invalid", "The body must be a UTF-8 form (application/"
                           "x-www-form-urlencoded).", code="InvalidParameter") from None
@@ -73,8 +72,7 @@ async def _authenticate(request: Request, creds: CredentialStore, body: bytes,
     The nonce is claimed by the item's own Lua call (`ItemStore.create`), not here: one
     Redis round trip per call, and a reused nonce still writes nothing."""
     h = request.headers
-    query = parse_qsl(request.scope["query_string"].decode("latin-1"),
-                      keep_blank_values=True)
+    query = percent.parse_form(request.scope["query_string"].decode("latin-1"), "replace")
     now = time.time()
     authorization = h.get("authorization", "")
     if authorization.startswith(acs3.ALGORITHM):
