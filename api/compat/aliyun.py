@@ -94,7 +94,7 @@ async def _authenticate(request: Request, creds: CredentialStore, body: bytes,
     else:
         raise CompatError("auth", "The request is not signed (ACS3-HMAC-SHA256 or the RPC "
                           "HMAC-SHA1 signature).", code="IncompleteSignature")
-    if len(nonce) > 128:
+    if len(nonce) > 128 or creds.nonce_seen(cred.secret_id, nonce):
         raise CompatError("replay", NONCE_USED)
     return cred, action, version, NonceClaim(cred.secret_id, nonce, NONCE_TTL_S)
 

@@ -53,6 +53,12 @@ def channel_of(state: AppState, name: str | None) -> str:
     return name if name in channels else state.settings.compat_default_channel
 
 
+def _note(creds: CredentialStore, nonce: NonceClaim | None) -> None:
+    """Remember a nonce the item call claimed or refused (`CredentialStore.nonce_seen`)."""
+    if nonce is not None:
+        creds.note_nonce(nonce.secret_id, nonce.nonce, nonce.ttl_s)
+
+
 async def moderate_item(request: Request, state: AppState, creds: CredentialStore,
                         cred: LiveCredential, *, data_id: str, channel: str, content: str,
                         author_ref: str | None, ip: str | None, rid: str,
@@ -80,6 +86,7 @@ async def moderate_item(request: Request, state: AppState, creds: CredentialStor
         creds.forget(cred.secret_id)
         raise CompatError("unknown_id", "The credential is unknown or revoked.") from None
     except NonceUsed as exc:
+        _note(creds, nonce)
         raise CompatError("replay", exc.message) from None
     except DataIdConflict as exc:
         raise CompatError("conflict", exc.message) from None
@@ -90,6 +97,7 @@ async def moderate_item(request: Request, state: AppState, creds: CredentialStor
         (metrics.STORE_FULL if exc.code == "store_full" else metrics.STORE_UNAVAILABLE).inc()
         raise CompatError("store", "The decision was made but the item could not be stored "
                           "(Redis unavailable); retry.") from None
+    _note(creds, nonce)
     item = res.item
     if res.created:
         metrics.record_decision(item.decision)

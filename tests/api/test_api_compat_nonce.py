@@ -101,21 +101,38 @@ def _round_trips(seen: list[dict[str, Any]]) -> list[str]:
             if c["client_type"] != "lua" and any(k in c["command"] for k in CALL_KEYS)]
 
 
+def use_nonce(monkeypatch: pytest.MonkeyPatch, nonce: str) -> None:
+    """The SDK's signature nonce from now on (it draws a new one per call)."""
+    from alibabacloud_tea_openapi import utils
+
+    monkeypatch.setattr(utils.Utils, "get_nonce", staticmethod(lambda: nonce))
+
+
 @pytest.mark.parametrize("v1", [False, True], ids=["acs3", "rpc-v1"])
 def test_one_round_trip_and_a_reused_nonce_creates_nothing(
         svc: Served, rdb: redis.Redis, redis_server: RedisProc, settings: Settings,
         v1: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    from alibabacloud_tea_openapi import utils
-
     svc.app.state.compat_credentials = None
     client = aliyun_client(svc.endpoint, *new_credential(redis_server.url, settings), v1=v1)
     aliyun_call(client, "你好", dataId="warm")  # reads (and caches) the credential
-    monkeypatch.setattr(utils.Utils, "get_nonce", staticmethod(lambda: "same-nonce"))
+    use_nonce(monkeypatch, "same-nonce")
     with client_commands(redis_server.url, rdb) as seen:
         assert aliyun_call(client, "你好", dataId="n-1").to_map()["Code"] == 200
     assert _round_trips(seen) == ["EVALSHA"], seen
     assert any(c["client_type"] == "lua" and c["command"].startswith("SET pm:nonce:")
                for c in seen), seen
+    # A replay to the same process: refused by its memo, before the pipeline and Redis.
+    with (client_commands(redis_server.url, rdb) as seen,
+          pytest.raises(ClientException) as info):
+        aliyun_call(client, "你好", dataId="n-2")
+    assert (info.value.status_code, info.value.code) == (400, "SignatureNonceUsed")
+    assert _round_trips(seen) == [], seen
+    # A replay to another process (a fresh credential store: no memo): the item's own Lua
+    # call refuses it, in that one round trip, writing nothing.
+    svc.app.state.compat_credentials = None
+    use_nonce(monkeypatch, "other-nonce")
+    aliyun_call(client, "你好", dataId="n-warm")
+    use_nonce(monkeypatch, "same-nonce")
     with (client_commands(redis_server.url, rdb) as seen,
           pytest.raises(ClientException) as info):
         aliyun_call(client, "你好", dataId="n-2")
@@ -123,6 +140,22 @@ def test_one_round_trip_and_a_reused_nonce_creates_nothing(
     assert _round_trips(seen) == ["EVALSHA"], seen
     assert not rdb.exists("pm:item:portal-a:n-2")
     # the replay with the first call's own data_id is refused too, not answered as a repeat
+    svc.app.state.compat_credentials = None
     with pytest.raises(ClientException) as info:
         aliyun_call(client, "你好", dataId="n-1")
     assert info.value.code == "SignatureNonceUsed"
+
+
+def test_nonce_memo_expires_and_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.store import credentials
+
+    memo = credentials.CredentialStore(None, None)  # type: ignore[arg-type]  # no Redis used
+    memo.note_nonce("AKIDx", "a", 1860)
+    assert memo.nonce_seen("AKIDx", "a")
+    assert not memo.nonce_seen("AKIDy", "a") and not memo.nonce_seen("AKIDx", "b")
+    memo.note_nonce("AKIDx", "gone", 0)  # past its TTL: Redis would accept it again
+    assert not memo.nonce_seen("AKIDx", "gone")
+    monkeypatch.setattr(credentials, "NONCE_MEMO", 2)
+    memo.note_nonce("AKIDx", "c", 1860)
+    assert not memo.nonce_seen("AKIDx", "a")  # the oldest is forgotten first
+    assert memo.nonce_seen("AKIDx", "c")
