@@ -174,12 +174,17 @@ def main() -> int:
             res = drive(port, reqs, args.concurrency)
             res["cpu_ms"] = (tree_cpu_s(serve.pid) - cpu0) * 1000 / per_round
             results.setdefault(name, []).append(res)
-            print(f"round {n // len(builders) + 1} {name:16} {res['rps']:8.0f} req/s "
+            step = "last" if n == len(order) - 1 else f"round {n // len(builders) + 1}"
+            print(f"{step:8} {name:16} {res['rps']:8.0f} req/s "
                   f"{res['p50_ms']:6.1f} p50 ms {res['p99_ms']:6.1f} p99 ms "
                   f"{res['cpu_ms']:6.3f} service CPU ms/req", flush=True)
     finally:
         serve.send_signal(signal.SIGTERM)
-        serve.wait(30)
+        try:
+            serve.wait(30)
+        except subprocess.TimeoutExpired:  # still print what was measured
+            serve.kill()
+            serve.wait()
 
     def mean(runs: list[dict[str, float]], field: str) -> float:
         return sum(r[field] for r in runs) / len(runs)
