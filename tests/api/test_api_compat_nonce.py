@@ -13,7 +13,15 @@ import pytest
 import redis
 from alibabacloud_tea_openapi.exceptions import ClientException
 from api_test_support import RedisProc
-from compat_support import Served, aliyun_call, aliyun_client, new_credential, served
+from compat_support import (
+    Served,
+    aliyun_call,
+    aliyun_client,
+    new_credential,
+    served,
+    tencent_client,
+    tencent_request,
+)
 from conftest import make_settings
 
 from api.settings import Settings
@@ -144,6 +152,18 @@ def test_one_round_trip_and_a_reused_nonce_creates_nothing(
     with pytest.raises(ClientException) as info:
         aliyun_call(client, "你好", dataId="n-1")
     assert info.value.code == "SignatureNonceUsed"
+
+
+def test_tencent_call_is_one_round_trip(svc: Served, rdb: redis.Redis, redis_server: RedisProc,
+                                        settings: Settings) -> None:
+    """TC3 has no nonce (its replay window is the 5-minute timestamp): with the credential
+    cached, a call is the item's Lua call alone, like `/v1/moderate`."""
+    svc.app.state.compat_credentials = None
+    client = tencent_client(svc.endpoint, *new_credential(redis_server.url, settings))
+    client.TextModeration(tencent_request("你好", DataId="t-warm"))
+    with client_commands(redis_server.url, rdb) as seen:
+        assert client.TextModeration(tencent_request("你好", DataId="t-1")).Suggestion == "Pass"
+    assert _round_trips(seen) == ["EVALSHA"], seen
 
 
 def test_nonce_memo_expires_and_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
