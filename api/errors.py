@@ -33,6 +33,7 @@ STORE_STATUS: dict[type[se.StoreError], int] = {
     se.InvalidName: 422,
     se.Unauthorized: 401,
     se.RateLimited: 429,
+    se.NonceUsed: 409,
     se.BatchExceedsRateLimit: 422,
     se.ReviewConflict: 409,
     LexiconStale: 409,

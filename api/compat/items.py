@@ -1,7 +1,8 @@
 """A compatibility call as an item, exactly like `POST /v1/moderate`: the same pipeline
 call (`_decide_one`), the same `ItemStore.create` Lua call under the credential's client
 (idempotent `data_id`, 409 on other content, review items queued, the client's rate
-limit counted on the credential's lookup record), the same metrics and log fields."""
+limit counted on the credential's lookup record, an Aliyun signature nonce claimed), the
+same metrics and log fields."""
 
 from __future__ import annotations
 
@@ -20,7 +21,14 @@ from api.routes.moderate import _decide_one, _new_item
 from api.schemas import ModerateRequest
 from api.state import AppState
 from api.store.credentials import CredentialStore, LiveCredential
-from api.store.errors import DataIdConflict, RateLimited, StoreUnavailable, Unauthorized
+from api.store.errors import (
+    DataIdConflict,
+    NonceUsed,
+    RateLimited,
+    StoreUnavailable,
+    Unauthorized,
+)
+from api.store.items import NonceClaim
 from moderation.errors import InputError
 from moderation.pipeline import MAX_FIELD_CHARS
 
@@ -45,9 +53,16 @@ def channel_of(state: AppState, name: str | None) -> str:
     return name if name in channels else state.settings.compat_default_channel
 
 
+def _note(creds: CredentialStore, nonce: NonceClaim | None) -> None:
+    """Remember a nonce the item call claimed or refused (`CredentialStore.nonce_seen`)."""
+    if nonce is not None:
+        creds.note_nonce(nonce.secret_id, nonce.nonce, nonce.ttl_s)
+
+
 async def moderate_item(request: Request, state: AppState, creds: CredentialStore,
                         cred: LiveCredential, *, data_id: str, channel: str, content: str,
-                        author_ref: str | None, ip: str | None, rid: str) -> Outcome:
+                        author_ref: str | None, ip: str | None, rid: str,
+                        nonce: NonceClaim | None = None) -> Outcome:
     if len(content) > MAX_FIELD_CHARS:
         raise CompatError("too_long", f"The content has {len(content)} characters; the limit "
                           f"is {MAX_FIELD_CHARS}.")
@@ -66,10 +81,13 @@ async def moderate_item(request: Request, state: AppState, creds: CredentialStor
         raise CompatError(kind, exc.message) from None
     try:
         res = await state.items.create(_new_item(cred.client, req, decision.to_dict(), rid),
-                                       key_hash=cred.key_hash, cost=1)
+                                       key_hash=cred.key_hash, cost=1, nonce=nonce)
     except Unauthorized:
         creds.forget(cred.secret_id)
         raise CompatError("unknown_id", "The credential is unknown or revoked.") from None
+    except NonceUsed as exc:
+        _note(creds, nonce)
+        raise CompatError("replay", exc.message) from None
     except DataIdConflict as exc:
         raise CompatError("conflict", exc.message) from None
     except RateLimited:
@@ -79,6 +97,7 @@ async def moderate_item(request: Request, state: AppState, creds: CredentialStor
         (metrics.STORE_FULL if exc.code == "store_full" else metrics.STORE_UNAVAILABLE).inc()
         raise CompatError("store", "The decision was made but the item could not be stored "
                           "(Redis unavailable); retry.") from None
+    _note(creds, nonce)
     item = res.item
     if res.created:
         metrics.record_decision(item.decision)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from urllib.parse import quote
 
 from api.compat.errors import CompatError
+from api.compat.percent import quote, quote_encoded
 
 REQUIRED = ("AccessKeyId", "Signature", "SignatureMethod", "SignatureVersion",
             "SignatureNonce", "Timestamp", "Action", "Version")
@@ -38,14 +38,10 @@ def fields(params: list[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
-def _enc(s: str) -> str:
-    return quote(s, safe="~")
-
-
 def signature(secret: str, method: str, params: dict[str, str]) -> str:
-    query = "&".join(f"{_enc(k)}={_enc(v)}" for k, v in sorted(params.items())
+    query = "&".join(f"{quote(k)}={quote(v)}" for k, v in sorted(params.items())
                      if k != "Signature")
-    to_sign = f"{method}&%2F&{_enc(query)}"
+    to_sign = f"{method}&%2F&{quote_encoded(query)}"
     digest = hmac.new((secret + "&").encode("utf-8"), to_sign.encode("utf-8"),
                       hashlib.sha1).digest()
     return base64.b64encode(digest).decode("ascii")

@@ -31,6 +31,7 @@ from api.store.errors import InvalidName, NotFound
 ID_PREFIX = "AKID"  # Tencent's own SecretIds start so; Aliyun's SDK accepts any id
 _ALNUM = string.ascii_letters + string.digits
 CACHE_S = 30.0  # a process re-reads (and re-decrypts) a credential at most this often
+NONCE_MEMO = 50_000  # nonces a process remembers (oldest forgotten first; Redis decides)
 
 
 def credential_hash(secret_id: str) -> str:
@@ -71,6 +72,7 @@ class CredentialStore:
         self.r = r
         self.box = box
         self._cache: dict[str, tuple[LiveCredential, float]] = {}
+        self._nonces: dict[tuple[str, str], float] = {}
 
     async def create(self, client: str, *, actor: str = "cli", role: str = "admin",
                      rate_limit: int | None = None) -> tuple[str, str, CredentialRecord]:
@@ -149,11 +151,18 @@ class CredentialStore:
     def forget(self, secret_id: str) -> None:
         self._cache.pop(secret_id, None)
 
-    async def claim_nonce(self, secret_id: str, nonce: str, ttl_s: int) -> bool:
-        """True the first time `nonce` is seen for this credential within `ttl_s`."""
-        async with unavailable():
-            return bool(await self.r.set(keys.credential_nonce(secret_id, nonce), "1",
-                                         nx=True, ex=ttl_s))
+    def nonce_seen(self, secret_id: str, nonce: str) -> bool:
+        """True when this process saw `nonce` claimed (or refused) for the credential less
+        than its TTL ago: a replay refused before its decision is computed. Only a memo: the
+        claim itself is in the item's Lua call (`ItemStore.create`), which every process
+        shares; the memo spares a replay to the same process the pipeline's work."""
+        expiry = self._nonces.get((secret_id, nonce))
+        return expiry is not None and expiry > time.monotonic()
+
+    def note_nonce(self, secret_id: str, nonce: str, ttl_s: int) -> None:
+        if len(self._nonces) >= NONCE_MEMO:
+            del self._nonces[next(iter(self._nonces))]
+        self._nonces[(secret_id, nonce)] = time.monotonic() + ttl_s
 
 
 def _public(d: dict) -> CredentialRecord:

@@ -53,6 +53,13 @@ class Unauthorized(StoreError):
     code = "unauthorized"
 
 
+class NonceUsed(StoreError):
+    """A signature nonce (Aliyun replay check) was already used by the credential: the
+    item call refused before writing anything."""
+
+    code = "nonce_used"
+
+
 class RateLimited(StoreError):
     """Too many requests; `retry_after` is in whole seconds."""
 

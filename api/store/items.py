@@ -26,6 +26,7 @@ from api.store.apikeys import key_rate_limited
 from api.store.connection import unavailable
 from api.store.errors import (
     DataIdConflict,
+    NonceUsed,
     NotFound,
     StoreError,
     StoreUnavailable,
@@ -60,11 +61,16 @@ CREATE_ITEM_LUA = RATE_LIMIT_LUA + HSET_JSON_LUA + """
 -- ARGV[12] '' (no queue) | 'review' (pending: KEYS[3] is the channel's queue) | 'qa' (sampled)
 -- ARGV[13] queue score   ARGV[14] SLA deadline ms   ARGV[15] auto-escalation ms
 -- ARGV[16] TTL of the author list (0: no author_ref)
+-- KEYS[11] (optional) a signature nonce to claim   ARGV[17] its TTL seconds
 -- Returns {"created", item_id} | {"exists", HGETALL...} | {"conflict", item_id}
 --       | {"unauthorized"} (key revoked) | {"limited"} (over the key's rate limit)
+--       | {"nonce_used"} (KEYS[11] already claimed: nothing written)
 local rec = redis.call('HMGET', KEYS[5], 'client', 'rate_limit')
 if rec[1] ~= ARGV[8] then
   return {'unauthorized'}
+end
+if KEYS[11] and not redis.call('SET', KEYS[11], '1', 'NX', 'EX', tonumber(ARGV[17])) then
+  return {'nonce_used'}
 end
 local cost = tonumber(ARGV[9])
 if cost > 0 and over_limit(KEYS[6], cost, tonumber(rec[2]) or tonumber(ARGV[10])) then
@@ -220,6 +226,16 @@ class StoredItem:
 
 
 @dataclass(frozen=True, slots=True)
+class NonceClaim:
+    """A compatibility call's signature nonce, claimed by the item's own Lua call (no
+    round trip of its own): a reused one refuses the call before anything is written."""
+
+    secret_id: str
+    nonce: str
+    ttl_s: int
+
+
+@dataclass(frozen=True, slots=True)
 class CreateResult:
     item: StoredItem
     created: bool
@@ -263,7 +279,7 @@ class ItemStore:
             return "qa", QA, fields, ["qa", queue_score(sev, 0, now_ms), 0, 0]
         return "", item.channel, {}, ["", 0, 0, 0]
 
-    def _args(self, item: NewItem, key_hash: str, cost: int
+    def _args(self, item: NewItem, key_hash: str, cost: int, nonce: NonceClaim | None = None
               ) -> tuple[list[str], list[Any], StoredItem]:
         now_ms = int(time.time() * 1000)
         item_id = new_item_id(now_ms)
@@ -310,6 +326,9 @@ class ItemStore:
                     keys.rate_window(key_hash, now_ms // 1000), keys.review_queue_age(queue),
                     keys.REVIEW_DUE, keys.REVIEW_ESCALATE,
                     keys.author_items(item.client, item.author_ref or "")]
+        if nonce is not None:
+            key_list.append(keys.credential_nonce(nonce.secret_id, nonce.nonce))
+            flat.append(nonce.ttl_s)
         # Built from the values, not `from_hash(fields)`: that would parse back the JSON just
         # written (decision, history) on every request.
         stored = StoredItem(item_id=item_id, client=item.client, data_id=item.data_id,
@@ -327,6 +346,9 @@ class ItemStore:
             raise Unauthorized("Unknown or revoked API key.")
         if kind == "limited":
             raise key_rate_limited()
+        if kind == "nonce_used":
+            raise NonceUsed("The signature nonce was already used; each request needs a "
+                            "new one.")
         if kind == "exists":
             flat = reply[1]
             return CreateResult(StoredItem.from_hash(dict(zip(flat[::2], flat[1::2],
@@ -336,14 +358,16 @@ class ItemStore:
             "content; send a new data_id for new content."
         )
 
-    async def create(self, item: NewItem, *, key_hash: str, cost: int = 1) -> CreateResult:
+    async def create(self, item: NewItem, *, key_hash: str, cost: int = 1,
+                     nonce: NonceClaim | None = None) -> CreateResult:
         """Store a new item, or return the stored one for a repeat with the same content.
 
-        The API key (by its hash) is checked and `cost` items counted against its rate limit
-        in the same call. Raises `DataIdConflict` when the data_id exists with other content,
-        `Unauthorized` for a revoked key, `RateLimited` over the limit.
+        The API key (by its hash) is checked, `nonce` claimed (if given) and `cost` items
+        counted against its rate limit in the same call. Raises `DataIdConflict` when the
+        data_id exists with other content, `Unauthorized` for a revoked key, `NonceUsed`
+        for a nonce claimed before, `RateLimited` over the limit.
         """
-        key_list, args, stored = self._args(item, key_hash, cost)
+        key_list, args, stored = self._args(item, key_hash, cost, nonce)
         if self.acks.replicas > 0:
             reply = (await self._create_acked([(key_list, args)]))[0]
             return self._result(reply, stored, item)
