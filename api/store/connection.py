@@ -27,6 +27,15 @@ UNREACHABLE = (rexc.ConnectionError, rexc.TimeoutError, OSError)
 # OutOfMemoryError); older servers wrap it in a script error, hence the text check too.
 _OOM_TEXT = "command not allowed when used memory"
 WRITE_PROBE_TTL_S = 10
+# uvloop raises this RuntimeError (not a ConnectionError) when redis-py writes to a socket
+# the server closed, e.g. the old primary during a Sentinel failover.
+_CLOSED_TRANSPORT_TEXT = "unable to perform operation on"
+
+
+def closed_transport(exc: RuntimeError) -> bool:
+    """True for the event loop's "write on a closed socket" error: the store went away."""
+    text = str(exc)
+    return _CLOSED_TRANSPORT_TEXT in text and "closed=True" in text
 
 
 def is_full(exc: BaseException) -> bool:
@@ -83,6 +92,10 @@ async def unavailable() -> AsyncIterator[None]:
         if failing_over(exc):
             raise StoreUnavailable("The store (Redis) is failing over to a new primary.") \
                 from exc
+        raise
+    except RuntimeError as exc:
+        if closed_transport(exc):
+            raise StoreUnavailable("The store (Redis) closed the connection.") from exc
         raise
 
 

@@ -194,3 +194,22 @@ def test_a_script_missing_after_its_reload_is_a_failover_not_a_500():
 
     with pytest.raises(StoreUnavailable):
         asyncio.run(call())
+
+
+def test_a_write_on_a_socket_the_server_closed_is_a_503_other_runtime_errors_are_not():
+    """uvloop raises RuntimeError, not ConnectionError, when redis-py writes to a connection
+    the old primary closed during a failover (seen once as a 500 in the HA tests)."""
+    import asyncio
+
+    from api.store.connection import unavailable
+    from api.store.errors import StoreUnavailable
+
+    async def call(message: str) -> None:
+        async with unavailable():
+            raise RuntimeError(message)
+
+    with pytest.raises(StoreUnavailable):
+        asyncio.run(call("unable to perform operation on <TCPTransport closed=True "
+                         "reading=False 0x1>; the handler is closed"))
+    with pytest.raises(RuntimeError, match="some other bug"):
+        asyncio.run(call("some other bug"))
