@@ -196,6 +196,8 @@ def test_evaluate_swsr_heldout(tmp_path: Path, capsys: pytest.CaptureFixture[str
     per = result["per_topic"]
     assert sorted(per) == ["MA", "SCB", "non-sexist"]
     assert per["MA"]["n"] == per["SCB"]["n"] == per["non-sexist"]["n"] // 2
+    assert per["MA"]["macro_f1"] is None  # one true class: accuracy says it all
+    assert per["MA"]["accuracy"] == per["MA"]["flag_rate"]
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,8 @@ def per_fine_label(fine: Sequence[int], predicted: Sequence[int],
 
 def per_topic(data: LabeledTexts, predicted: Sequence[int],
               labels: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Accuracy, macro-F1 and flag rate within each topic."""
+    """Accuracy, macro-F1 and flag rate within each topic (macro-F1 is null for a slice with
+    one true class, such as an SWSR sexism category: there it would only restate accuracy)."""
     assert data.topics is not None
     flag = positive_index(labels)
     out: dict[str, dict[str, Any]] = {}
@@ -81,6 +82,6 @@ def per_topic(data: LabeledTexts, predicted: Sequence[int],
         y_pred = [p for p, k in zip(predicted, keep, strict=True) if k]
         figures = report(y_true, y_pred, labels)
         out[topic] = {"n": figures["n"], "accuracy": figures["accuracy"],
-                      "macro_f1": figures["macro_f1"],
+                      "macro_f1": figures["macro_f1"] if len(set(y_true)) > 1 else None,
                       "flag_rate": round(sum(1 for p in y_pred if p == flag) / len(y_pred), 4)}
     return out
