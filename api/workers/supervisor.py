@@ -5,6 +5,11 @@ takes or renews its Redis lock (`RedisLock`) and skips the round when another pr
 holds it, so it runs in exactly one process of the deployment while any is alive. A
 round that fails is logged and retried next interval; a Redis outage is waited out
 quietly. Stopping cancels every loop and releases the locks held.
+
+Cancellation alone cannot be trusted to end a loop: a cancel that lands while a client
+library's read timeout is expiring can surface as a TimeoutError (asyncio's timeout race),
+which a loop that survives failed rounds would then swallow and go on forever, and `stop`
+with it. So loops also check a stop flag, and `stop` cancels again until every loop is done.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from api.store.connection import UNREACHABLE
 from api.workers.lock import RedisLock
 
 log = logging.getLogger("api.workers")
+
+STOP_RECANCEL_S = 0.5  # a loop still running this long after a cancel is cancelled again
 
 
 @dataclass
@@ -45,6 +52,7 @@ class Supervisor:
         self.r = r
         self.tasks: list[Task] = []
         self._running: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     def every(self, name: str, interval: float, run: Callable[[], Awaitable[object]]) -> Task:
         """Add a per-process task (runs in every process)."""
@@ -62,11 +70,12 @@ class Supervisor:
         return task
 
     def start(self) -> None:
+        self._stopping = False
         for task in self.tasks:
             self._running.append(asyncio.create_task(self._loop(task), name=task.name))
 
     async def _loop(self, task: Task) -> None:
-        while True:
+        while not self._stopping:
             try:
                 if task.lock is None or await task.lock.acquire():
                     await task.run()
@@ -80,11 +89,15 @@ class Supervisor:
 
     async def stop(self) -> None:
         """Cancel every loop, then release the locks this process holds (best effort)."""
+        self._stopping = True
+        pending = set(self._running)
+        while pending:
+            for t in pending:
+                t.cancel()
+            _, pending = await asyncio.wait(pending, timeout=STOP_RECANCEL_S)
         for t in self._running:
-            t.cancel()
-        for t in self._running:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+            if not t.cancelled() and t.exception() is not None:
+                log.warning("background task ended with an error", extra={"task": t.get_name()})
         self._running.clear()
         for task in self.tasks:
             if task.on_stop is not None:

@@ -77,3 +77,44 @@ def test_a_killed_holder_is_replaced_after_the_lock_ttl(redis_server, rdb):
         return got
 
     assert asyncio.run(scenario())
+
+
+def test_stop_ends_a_loop_whose_round_swallowed_the_cancel(redis_server, rdb):
+    """asyncio's timeout race can turn a cancel into a TimeoutError inside a client library;
+    the loop must still end, or `stop` (and the process's shutdown) hangs forever."""
+
+    async def scenario() -> tuple[bool, int, int]:
+        r = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+        rounds = 0
+
+        async def swallows_the_cancel() -> None:
+            nonlocal rounds
+            rounds += 1
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                if rounds == 1:  # once: a hang without the fix would hang the test run too
+                    raise TimeoutError("read timed out") from None
+                raise
+
+        async def tick() -> None:
+            await asyncio.sleep(0)
+
+        sup = Supervisor(r)
+        sup.every("swallows", 0.01, swallows_the_cancel)
+        sup.singleton("tick", 0.01, tick, lock=RedisLock(r, LOCK, ttl_ms=1000))
+        sup.start()
+        await asyncio.sleep(0.1)
+        began = asyncio.get_running_loop().time()
+        try:
+            await asyncio.wait_for(sup.stop(), 3)
+            stopped = asyncio.get_running_loop().time() - began < 2
+        except TimeoutError:
+            stopped = False
+        lock_left = await r.exists(LOCK)
+        await r.aclose()
+        return stopped, rounds, lock_left
+
+    stopped, rounds, lock_left = asyncio.run(scenario())
+    assert stopped and rounds == 1
+    assert lock_left == 0  # the lock was still released after the stubborn loop ended
