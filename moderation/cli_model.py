@@ -104,6 +104,9 @@ def register(subparsers) -> None:
     tr.add_argument("--swsr-safe", action="store_true",
                     help="add SWSR's non-sexist training-split comments (safe) to the "
                     "training set")
+    tr.add_argument("--bias-talk", type=int, default=0, metavar="N",
+                    help="repeat the safe training comments that discuss prejudice "
+                    "(歧视, 偏见, 地域黑, ...) N more times")
     tr.add_argument("--checkpoint-dir", type=Path, default=None,
                     help="save the run's state here as it goes and resume from it when "
                     "rerun with the same settings")
@@ -221,6 +224,12 @@ def train_command(args) -> int:
     except InputError as exc:
         return _fail(exc.message)
     mlm_texts = list(train_set.texts) + list(dev_set.texts) + extra_texts
+    if args.bias_talk < 0:
+        return _fail("--bias-talk needs zero or more copies.")
+    if args.bias_talk > 0:
+        from moderation.training.bias_talk import repeat_bias_talk
+
+        train_set = repeat_bias_talk(train_set, args.bias_talk)
     if args.civic > 0:
         from moderation.training.civic import civic_examples
 

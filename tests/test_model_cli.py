@@ -360,3 +360,21 @@ def test_train_with_mlm_adaptation_and_civic_templates(tmp_path: Path, tiny_data
     assert record["train"]["n"] == len(ROWS) + 30  # 20 complaints + 10 insults
     assert sorted(p.name for p in out.parent.iterdir()) == ["adapted"]  # no leftovers
     assert Classifier.load(out).predict(["请尽快处理"])[0]["safe"] > 0
+
+
+def test_train_repeats_bias_talk_and_records_the_training_size(
+        tmp_path: Path, tiny_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from moderation.training.bias_talk import discusses_bias
+
+    base = build_tiny_bert(tmp_path / "base", texts=[r[0] for r in ROWS])
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "train", "--base", str(base), "--data", str(tiny_data),
+                       "--out", str(out), "--epochs", "1", "--batch-size", "8",
+                       "--bias-talk", "3", "--device", "cpu")
+    assert code == 0, err
+    talk = sum(1 for text, label, _ in ROWS if label == 0 and discusses_bias(text))
+    assert talk >= 3
+    assert json.loads((out / "training.json").read_text())["train"]["n"] == len(ROWS) + 3 * talk
+    code, _, err = run(capsys, "train", "--base", str(base), "--data", str(tiny_data),
+                       "--out", str(out), "--bias-talk", "-1")
+    assert code == 2 and "--bias-talk" in err
