@@ -207,6 +207,8 @@ def train_command(args) -> int:
         return _fail(f"base model directory {args.base} does not exist.")
     if args.max_steps is not None and (args.checkpoint_dir is None or args.max_steps < 1):
         return _fail("--max-steps needs --checkpoint-dir and a positive number of steps.")
+    if args.bias_talk < 0:
+        return _fail("--bias-talk needs zero or more copies.")
     try:
         train_set = d.read_csv(data_dir / "train.csv", text_column=args.text_column,
                                label_column=args.label_column)
@@ -224,8 +226,6 @@ def train_command(args) -> int:
     except InputError as exc:
         return _fail(exc.message)
     mlm_texts = list(train_set.texts) + list(dev_set.texts) + extra_texts
-    if args.bias_talk < 0:
-        return _fail("--bias-talk needs zero or more copies.")
     if args.bias_talk > 0:
         from moderation.training.bias_talk import repeat_bias_talk
 
