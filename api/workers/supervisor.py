@@ -95,9 +95,6 @@ class Supervisor:
             for t in pending:
                 t.cancel()
             _, pending = await asyncio.wait(pending, timeout=STOP_RECANCEL_S)
-        for t in self._running:
-            if not t.cancelled() and t.exception() is not None:
-                log.warning("background task ended with an error", extra={"task": t.get_name()})
         self._running.clear()
         for task in self.tasks:
             if task.on_stop is not None:
